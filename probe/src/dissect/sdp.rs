@@ -1,0 +1,1 @@
+//! SDP parser (placeholder, being written).

@@ -1,0 +1,1 @@
+//! SIP parser (placeholder, being written).
