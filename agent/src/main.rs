@@ -1,1 +1,5 @@
-fn main(){}
+//! The `duanka-agent` binary: a thin shim over the library's CLI.
+
+fn main() -> std::process::ExitCode {
+    duanka_agent::cli::main()
+}

@@ -1,1 +1,24 @@
+//! duanka-hil: hardware-in-the-loop test support and the seeded SIP/RTP traffic
+//! simulator.
+//!
+//! - [`pcap`]: a writer of synthetic Ethernet/IPv4/IPv6/UDP/TCP frames into a classic
+//!   pcap, for hand-built fixtures ([`pcap::PcapOut`]).
+//! - [`sim`]: the scenario generator (GoIP SIM boxes among legitimate SIP traffic,
+//!   SPEC §3.1, §3.3) behind `duanka-sim generate` and the benchmarks;
+//!   [`write_scenario`] writes a capture and returns its ground [`Truth`].
+//!
+//! ```
+//! use duanka_hil::{generate, SimConfig};
+//! let cfg = SimConfig { duration: std::time::Duration::from_secs(30), ..SimConfig::default() };
+//! let (pcap, truth) = generate(&cfg).unwrap();
+//! assert_eq!(truth.bytes, pcap.len() as u64);
+//! assert!(truth.simboxes().count() >= 1);
+//! ```
 
+pub mod cli;
+mod error;
+pub mod pcap;
+pub mod sim;
+
+pub use error::{Error, ErrorKind};
+pub use sim::{generate, write_scenario, Label, Role, SimConfig, Truth, TruthHost};

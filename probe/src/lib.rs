@@ -1,7 +1,14 @@
 //! duanka-probe: finds GoIP / SIM-box gateways in SIP traffic.
 //!
-//! Data flows through the modules in this order: `capture` (sources) →
-//! `dissect` (pure parsers, one file per protocol) → `track` (stateful
-//! sessions) → `detect` (signatures, scoring) → the report.
+//! Data flows through the modules in this order: [`capture`] (sources) →
+//! [`dissect`] (pure parsers, one file per protocol) → [`track`] (stateful
+//! sessions) → [`detect`] (signatures, scoring) → the report, assembled by
+//! [`analyze`] and printed by [`cli`].
 
+pub mod analyze;
+pub mod anomaly;
+pub mod capture;
+pub mod cli;
+pub mod detect;
 pub mod dissect;
+pub mod track;

@@ -1,0 +1,233 @@
+//! The offline pipeline: frames in, an [`AnalysisReport`] out.
+//!
+//! frame → link/IP decode → fragment reassembly → UDP datagram or TCP stream
+//! → SIP message → session tracking and signature scan → per-address report.
+//! Time is capture time: tables are swept every five seconds of it.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+use duanka_shared::report::{AnalysisReport, FileSummary, SipSummary, REPORT_SCHEMA_VERSION};
+
+use crate::anomaly::{Anomaly, Class, Counters};
+use crate::capture::file::ReadOutcome;
+use crate::capture::{Frame, Micros};
+use crate::detect::{gateway_report, SignatureDb};
+use crate::dissect::layers::{self, IpPacket, Transport};
+use crate::dissect::sip;
+use crate::track::host::{EvidenceSource, FrameRef};
+use crate::track::sip::{MessageMeta, SipTracker};
+use crate::track::{ipfrag, tcp};
+
+/// How often, in capture time, idle table entries are swept.
+const SWEEP_INTERVAL: Micros = 5_000_000;
+
+/// UDP ports on which a datagram that is not SIP is worth counting.
+const SIP_UDP_PORTS: [u16; 2] = [5060, 5061];
+
+/// The SIP side of the pipeline: parse, track, scan.
+#[derive(Debug)]
+struct SipSide<'db> {
+    db: &'db SignatureDb,
+    tracker: SipTracker,
+    summary: SipSummary,
+    invalid: BTreeMap<&'static str, u64>,
+    methods: BTreeMap<String, u64>,
+    counters: Counters,
+}
+
+impl SipSide<'_> {
+    fn message(&mut self, bytes: &[u8], meta: &MessageMeta, over_tcp: bool) {
+        let msg = match sip::parse_message(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                self.summary.invalid += 1;
+                *self.invalid.entry(e.kind.name()).or_default() += 1;
+                tracing::debug!(frame = meta.frame.number, src = %meta.src, "invalid SIP message: {e}");
+                return;
+            }
+        };
+        self.summary.messages += 1;
+        self.summary.over_tcp += u64::from(over_tcp);
+        if let Some(m) = msg.method() {
+            self.summary.requests += 1;
+            let name = m.as_bytes();
+            match self.methods.get_mut(String::from_utf8_lossy(name).as_ref()) {
+                Some(n) => *n += 1,
+                None => {
+                    self.methods.insert(String::from_utf8_lossy(name).into_owned(), 1);
+                }
+            }
+        } else {
+            self.summary.responses += 1;
+        }
+        let session = msg.sdp().and_then(Result::ok);
+        self.tracker.message(&msg, meta, &mut self.counters);
+        if let Some(host) = self.tracker.host_mut(meta.src.ip()) {
+            self.db.scan(&msg, session.as_ref(), |sig, observed| {
+                host.record(EvidenceSource::Signature(sig), observed, meta.frame);
+            });
+        }
+    }
+}
+
+/// The whole pipeline's state.
+#[derive(Debug)]
+pub struct Analyzer<'db> {
+    counters: Counters,
+    frags: ipfrag::Reassembler,
+    streams: tcp::Reassembler,
+    sip: SipSide<'db>,
+    packets: u64,
+    bytes: u64,
+    next_sweep: Micros,
+    files: Vec<FileSummary>,
+    file_index: u32,
+}
+
+impl<'db> Analyzer<'db> {
+    /// A pipeline scoring with `db`.
+    pub fn new(db: &'db SignatureDb) -> Self {
+        Analyzer {
+            counters: Counters::default(),
+            frags: ipfrag::Reassembler::new(),
+            streams: tcp::Reassembler::new(),
+            sip: SipSide {
+                db,
+                tracker: SipTracker::new(),
+                summary: SipSummary::default(),
+                invalid: BTreeMap::new(),
+                methods: BTreeMap::new(),
+                counters: Counters::default(),
+            },
+            packets: 0,
+            bytes: 0,
+            next_sweep: 0,
+            files: Vec::new(),
+            file_index: 0,
+        }
+    }
+
+    /// Start a new input file; frame numbers that follow refer to it.
+    pub fn begin_file(&mut self, path: &str, format: &str, bytes: u64) {
+        self.file_index = self.files.len() as u32;
+        self.files.push(FileSummary {
+            path: path.to_string(),
+            format: format.to_string(),
+            frames: 0,
+            bytes,
+            warning: None,
+        });
+    }
+
+    /// Finish the current file with what its reader said.
+    pub fn end_file(&mut self, outcome: &ReadOutcome) {
+        if let Some(f) = self.files.last_mut() {
+            f.frames = outcome.frames;
+            f.warning = outcome.warning.clone();
+        }
+    }
+
+    /// Feed one frame.
+    pub fn frame(&mut self, frame: &Frame<'_>) {
+        self.packets += 1;
+        self.bytes += frame.data.len() as u64;
+        if frame.ts >= self.next_sweep {
+            self.sweep(frame.ts);
+        }
+        let fref = FrameRef { file: self.file_index, number: frame.number };
+        match layers::decode_frame(frame.link, frame.data) {
+            Ok(Some(ip)) => self.ip(frame.ts, fref, &ip),
+            Ok(None) => {}
+            Err(a) => self.counters.add(a),
+        }
+    }
+
+    fn sweep(&mut self, now: Micros) {
+        // A capture that starts in 1970 or jumps backwards must not stall sweeps.
+        self.next_sweep = now.saturating_add(SWEEP_INTERVAL);
+        self.frags.expire(now, &mut self.counters);
+        self.streams.expire(now);
+        self.sip.tracker.expire(now, &mut self.sip.counters);
+    }
+
+    fn ip(&mut self, ts: Micros, fref: FrameRef, ip: &IpPacket<'_>) {
+        match ip.fragment {
+            None => self.transport(ts, fref, ip.src, ip.dst, ip.protocol, ip.payload),
+            Some(frag) => {
+                if let Some(d) = self.frags.add(ts, ip, frag, &mut self.counters) {
+                    self.transport(ts, fref, d.src, d.dst, d.protocol, &d.payload);
+                }
+            }
+        }
+    }
+
+    fn transport(&mut self, ts: Micros, frame: FrameRef, src: IpAddr, dst: IpAddr, protocol: u8, payload: &[u8]) {
+        match layers::decode_transport(protocol, payload) {
+            Ok(Transport::Udp { src_port, dst_port, payload }) => {
+                if sip::looks_like_sip(payload) {
+                    let meta = MessageMeta { ts, src: SocketAddr::new(src, src_port), dst: SocketAddr::new(dst, dst_port), frame };
+                    self.sip.message(payload, &meta, false);
+                } else if (SIP_UDP_PORTS.contains(&dst_port) || SIP_UDP_PORTS.contains(&src_port))
+                    && !payload.iter().all(|b| matches!(b, b'\r' | b'\n' | 0))
+                {
+                    // CRLF and NUL keep-alives are normal on SIP ports; anything
+                    // else there that is not SIP is worth knowing about.
+                    self.counters.add(Anomaly::SipPortNotSip);
+                }
+            }
+            Ok(Transport::Tcp(seg)) => {
+                let key = tcp::FlowKey { src: SocketAddr::new(src, seg.src_port()), dst: SocketAddr::new(dst, seg.dst_port()) };
+                let meta = MessageMeta { ts, src: key.src, dst: key.dst, frame };
+                let sip = &mut self.sip;
+                self.streams.segment(ts, key, &seg, &mut self.counters, |msg| sip.message(msg, &meta, true));
+            }
+            Ok(Transport::Other(_)) => {}
+            Err(a) => self.counters.add(a),
+        }
+    }
+
+    /// Packets fed so far.
+    pub fn packets(&self) -> u64 {
+        self.packets
+    }
+
+    /// Finish: score every address and build the report.
+    pub fn report(self) -> AnalysisReport {
+        let Analyzer { mut counters, sip, packets, bytes, files, frags, .. } = self;
+        // Datagrams still waiting for fragments at the end never completed.
+        for _ in 0..frags.len() {
+            counters.add(Anomaly::FragmentIncomplete);
+        }
+        let SipSide { db, tracker, mut summary, invalid, methods, counters: sip_counters } = sip;
+        let totals = tracker.totals;
+        summary.registrations = totals.registrations;
+        summary.calls = totals.calls;
+        summary.calls_answered = totals.calls_answered;
+        summary.invalid_by_kind = invalid.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        summary.methods = methods;
+        let names: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+        let mut gateways: Vec<_> = tracker.into_hosts().iter().map(|h| gateway_report(h, db, &names)).collect();
+        gateways.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.address.cmp(&b.address)));
+        let mut decode_errors = counters.by_name(Class::Decode);
+        let mut limits = counters.by_name(Class::Limit);
+        for (k, v) in sip_counters.by_name(Class::Decode) {
+            *decode_errors.entry(k).or_default() += v;
+        }
+        for (k, v) in sip_counters.by_name(Class::Limit) {
+            *limits.entry(k).or_default() += v;
+        }
+        AnalysisReport {
+            schema: REPORT_SCHEMA_VERSION,
+            probe_version: env!("CARGO_PKG_VERSION").to_string(),
+            signatures_version: db.version.clone(),
+            files,
+            packets,
+            bytes,
+            decode_errors,
+            limits,
+            sip: summary,
+            gateways,
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! From an address's tracked state and evidence to its reported verdict.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, UNIX_EPOCH};
+
+use duanka_shared::report::{Evidence, EvidenceKind, GatewayReport, Verdict};
+
+use super::signatures::{SignatureDb, Thresholds};
+use crate::capture::Micros;
+use crate::track::host::{EvidenceSource, Host};
+
+/// The verdict a score earns.
+pub fn verdict(score: f64, t: &Thresholds) -> Verdict {
+    if score >= t.simbox {
+        Verdict::Simbox
+    } else if score >= t.suspect {
+        Verdict::Suspect
+    } else {
+        Verdict::Clean
+    }
+}
+
+/// RFC 3339 text of a capture time.
+pub fn rfc3339(ts: Micros) -> String {
+    humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(ts)).to_string()
+}
+
+fn sorted_text<'a>(items: impl Iterator<Item = &'a Box<[u8]>>) -> Vec<String> {
+    let mut v: Vec<String> = items.map(|b| String::from_utf8_lossy(b).into_owned()).collect();
+    v.sort_unstable();
+    v
+}
+
+/// Build the report entry for one address. `files` names the inputs by index.
+pub fn gateway_report(host: &Host, db: &SignatureDb, files: &[String]) -> GatewayReport {
+    let mut evidence: Vec<(Evidence, String)> = host
+        .evidence
+        .iter()
+        .filter_map(|acc| {
+            let EvidenceSource::Signature(i) = acc.source;
+            let sig = db.signatures.get(i)?;
+            let item = Evidence {
+                kind: EvidenceKind::Signature,
+                id: sig.id.clone(),
+                weight: sig.weight,
+                detail: sig.description.clone(),
+                observed: acc.observed.clone(),
+                threshold: format!("{} ~ {}", sig.field, sig.rule_text),
+                vendor: sig.vendor.clone(),
+                counted: false,
+                occurrences: acc.occurrences,
+                frames: acc.frames.clone(),
+                file: files.get(acc.file as usize).cloned(),
+            };
+            Some((item, sig.group.clone()))
+        })
+        .collect();
+    evidence.sort_by(|a, b| b.0.weight.total_cmp(&a.0.weight).then_with(|| a.0.id.cmp(&b.0.id)));
+    let mut groups = HashSet::new();
+    let mut score = 0.0;
+    let mut by_vendor: BTreeMap<String, f64> = BTreeMap::new();
+    for (e, group) in &mut evidence {
+        if groups.insert(group.clone()) {
+            e.counted = true;
+            score += e.weight;
+            if let Some(v) = &e.vendor {
+                *by_vendor.entry(v.clone()).or_default() += e.weight;
+            }
+        }
+    }
+    let verdict = verdict(score, &db.thresholds);
+    // The vendor guess only means something once the address is suspect.
+    let vendor = (verdict != Verdict::Clean)
+        .then(|| by_vendor.into_iter().max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0))).map(|(v, _)| v))
+        .flatten();
+    let mut sip_ports: Vec<u16> = host.sip_ports.iter().copied().collect();
+    sip_ports.sort_unstable();
+    let mut register_expires: Vec<u32> = host.register_expires.iter().copied().collect();
+    register_expires.sort_unstable();
+    GatewayReport {
+        address: host.addr.to_string(),
+        verdict,
+        score: (score * 1000.0).round() / 1000.0,
+        vendor,
+        accounts: sorted_text(host.accounts.iter()),
+        calls: host.calls_in + host.calls_out,
+        calls_in: host.calls_in,
+        calls_out: host.calls_out,
+        calls_answered: host.calls_answered,
+        registrations: host.registrations,
+        register_expires,
+        options_sent: host.options_sent,
+        requests_sent: host.requests_sent,
+        requests_received: host.requests_received,
+        user_agents: sorted_text(host.user_agents.iter()),
+        sip_ports,
+        first_seen: Some(rfc3339(host.first_ts)),
+        last_seen: Some(rfc3339(host.last_ts)),
+        evidence: evidence.into_iter().map(|(e, _)| e).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::track::host::FrameRef;
+
+    fn db() -> SignatureDb {
+        SignatureDb::from_toml(
+            r#"
+version = "t1"
+[verdict]
+simbox = 6.0
+suspect = 2.0
+[[signature]]
+id = "ua.a"
+vendor = "A"
+group = "ua"
+weight = 5.0
+field = "user_agent"
+pattern = "a"
+description = "ua a"
+[[signature]]
+id = "ua.b"
+vendor = "B"
+group = "ua"
+weight = 3.0
+field = "user_agent"
+pattern = "b"
+description = "ua b"
+[[signature]]
+id = "sdp"
+vendor = "B"
+weight = 1.5
+field = "sdp_session"
+pattern = "s"
+description = "sdp"
+"#,
+            "t",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_group_counts_once_and_the_sum_decides() {
+        let db = db();
+        let mut h = Host::new("10.0.0.9".parse().unwrap(), 0);
+        let f = FrameRef { file: 0, number: 4 };
+        h.record(EvidenceSource::Signature(1), b"b", f);
+        h.record(EvidenceSource::Signature(0), b"a", f);
+        h.record(EvidenceSource::Signature(2), b"s", f);
+        let r = gateway_report(&h, &db, &["x.pcap".into()]);
+        assert_eq!(r.score, 6.5);
+        assert_eq!(r.verdict, Verdict::Simbox);
+        let counted: Vec<(&str, bool)> = r.evidence.iter().map(|e| (e.id.as_str(), e.counted)).collect();
+        assert_eq!(counted, vec![("ua.a", true), ("ua.b", false), ("sdp", true)]);
+        assert_eq!(r.vendor.as_deref(), Some("A"));
+        assert_eq!(r.evidence[0].frames, vec![4]);
+        assert_eq!(r.evidence[0].file.as_deref(), Some("x.pcap"));
+    }
+
+    #[test]
+    fn thresholds() {
+        let t = Thresholds { simbox: 6.0, suspect: 2.5 };
+        assert_eq!(verdict(0.0, &t), Verdict::Clean);
+        assert_eq!(verdict(2.5, &t), Verdict::Suspect);
+        assert_eq!(verdict(6.0, &t), Verdict::Simbox);
+    }
+
+    #[test]
+    fn clean_hosts_get_no_vendor() {
+        let mut h = Host::new("10.0.0.9".parse().unwrap(), 0);
+        h.record(EvidenceSource::Signature(2), b"s", FrameRef { file: 0, number: 1 });
+        let r = gateway_report(&h, &db(), &[]);
+        assert_eq!((r.verdict, r.vendor), (Verdict::Clean, None));
+        assert_eq!(rfc3339(1_700_000_000_123_456), "2023-11-14T22:13:20.123456Z");
+    }
+}

@@ -1,0 +1,284 @@
+//! Per-address state: what one IP address did on SIP and the evidence
+//! gathered about it. Every list is bounded.
+
+use std::collections::HashSet;
+use std::hash::Hash;
+use std::net::IpAddr;
+
+use crate::anomaly::{Anomaly, Counters};
+use crate::capture::Micros;
+
+/// Accounts remembered per address.
+pub const MAX_ACCOUNTS: usize = 1024;
+/// User-Agent values remembered per address.
+pub const MAX_USER_AGENTS: usize = 32;
+/// Local SIP ports remembered per address.
+pub const MAX_PORTS: usize = 256;
+/// Expiry values remembered per address.
+pub const MAX_EXPIRES: usize = 16;
+/// Frames kept per evidence item.
+pub const MAX_EVIDENCE_FRAMES: usize = 8;
+
+/// Where a message came from in the input: file index and frame number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRef {
+    /// Index of the input file (in the order read).
+    pub file: u32,
+    /// 1-based frame number in that file.
+    pub number: u64,
+}
+
+/// A set that stops growing at a cap and remembers that it did.
+#[derive(Debug, Clone)]
+pub struct BoundedSet<T: Eq + Hash> {
+    items: HashSet<T>,
+    cap: usize,
+    /// Set once an insert was refused.
+    pub overflowed: bool,
+}
+
+impl<T: Eq + Hash> BoundedSet<T> {
+    /// An empty set holding at most `cap` items.
+    pub fn new(cap: usize) -> Self {
+        BoundedSet { items: HashSet::new(), cap, overflowed: false }
+    }
+
+    /// Insert; returns false (and marks overflow) when full. `make` builds the
+    /// owned value only when it is new.
+    pub fn insert_with<Q>(&mut self, key: &Q, make: impl FnOnce(&Q) -> T) -> bool
+    where
+        T: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        if self.items.contains(key) {
+            return true;
+        }
+        if self.items.len() >= self.cap {
+            self.overflowed = true;
+            return false;
+        }
+        self.items.insert(make(key));
+        true
+    }
+
+    /// Insert like [`Self::insert_with`]; the first refused insert is counted
+    /// as [`Anomaly::AddressListFull`].
+    pub fn insert_counted<Q>(&mut self, key: &Q, make: impl FnOnce(&Q) -> T, counters: &mut Counters)
+    where
+        T: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        let before = self.overflowed;
+        if !self.insert_with(key, make) && !before {
+            counters.add(Anomaly::AddressListFull);
+        }
+    }
+
+    /// Items in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.iter()
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Add every item of `other` (up to the cap).
+    pub fn absorb(&mut self, other: BoundedSet<T>) {
+        self.overflowed |= other.overflowed;
+        for item in other.items {
+            if self.items.len() >= self.cap {
+                self.overflowed = true;
+                break;
+            }
+            self.items.insert(item);
+        }
+    }
+}
+
+/// What produced an evidence item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EvidenceSource {
+    /// Index into the signature database.
+    Signature(usize),
+}
+
+/// Evidence gathered so far for one source on one address.
+#[derive(Debug, Clone)]
+pub struct EvidenceAcc {
+    /// What produced it.
+    pub source: EvidenceSource,
+    /// The first observed value.
+    pub observed: String,
+    /// Messages that showed it.
+    pub occurrences: u64,
+    /// File of the frames below.
+    pub file: u32,
+    /// The first few frames.
+    pub frames: Vec<u64>,
+}
+
+/// Everything known about one address.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// The address.
+    pub addr: IpAddr,
+    /// First SIP message.
+    pub first_ts: Micros,
+    /// Last SIP message.
+    pub last_ts: Micros,
+    /// Accounts (user@host) registered from or calling from here.
+    pub accounts: BoundedSet<Box<[u8]>>,
+    /// User-Agent / Server values sent.
+    pub user_agents: BoundedSet<Box<[u8]>>,
+    /// Local SIP ports used.
+    pub sip_ports: BoundedSet<u16>,
+    /// Registration expiry values asked for.
+    pub register_expires: BoundedSet<u32>,
+    /// Calls received.
+    pub calls_in: u64,
+    /// Calls placed.
+    pub calls_out: u64,
+    /// Calls answered (either direction).
+    pub calls_answered: u64,
+    /// REGISTER requests sent.
+    pub registrations: u64,
+    /// OPTIONS requests sent.
+    pub options_sent: u64,
+    /// Requests sent.
+    pub requests_sent: u64,
+    /// Requests received.
+    pub requests_received: u64,
+    /// Evidence so far.
+    pub evidence: Vec<EvidenceAcc>,
+}
+
+impl Host {
+    /// A host first seen at `ts`.
+    pub fn new(addr: IpAddr, ts: Micros) -> Host {
+        Host {
+            addr,
+            first_ts: ts,
+            last_ts: ts,
+            accounts: BoundedSet::new(MAX_ACCOUNTS),
+            user_agents: BoundedSet::new(MAX_USER_AGENTS),
+            sip_ports: BoundedSet::new(MAX_PORTS),
+            register_expires: BoundedSet::new(MAX_EXPIRES),
+            calls_in: 0,
+            calls_out: 0,
+            calls_answered: 0,
+            registrations: 0,
+            options_sent: 0,
+            requests_sent: 0,
+            requests_received: 0,
+            evidence: Vec::new(),
+        }
+    }
+
+    /// Note a message time.
+    pub fn touch(&mut self, ts: Micros) {
+        self.first_ts = self.first_ts.min(ts);
+        self.last_ts = self.last_ts.max(ts);
+    }
+
+    /// Record one piece of evidence seen in the message at `frame`.
+    pub fn record(&mut self, source: EvidenceSource, observed: &[u8], frame: FrameRef) {
+        if let Some(e) = self.evidence.iter_mut().find(|e| e.source == source) {
+            e.occurrences += 1;
+            if e.file == frame.file && e.frames.len() < MAX_EVIDENCE_FRAMES && e.frames.last() != Some(&frame.number) {
+                e.frames.push(frame.number);
+            }
+            return;
+        }
+        self.evidence.push(EvidenceAcc {
+            source,
+            observed: crate::detect::signatures::observed_text(observed),
+            occurrences: 1,
+            file: frame.file,
+            frames: vec![frame.number],
+        });
+    }
+
+    /// True when any of its lists hit a cap.
+    pub fn any_list_overflowed(&self) -> bool {
+        self.accounts.overflowed || self.user_agents.overflowed || self.sip_ports.overflowed || self.register_expires.overflowed
+    }
+
+    /// Fold in what an earlier (retired) record of the same address knew.
+    pub fn merge(&mut self, older: Host) {
+        self.first_ts = self.first_ts.min(older.first_ts);
+        self.last_ts = self.last_ts.max(older.last_ts);
+        self.accounts.absorb(older.accounts);
+        self.user_agents.absorb(older.user_agents);
+        self.sip_ports.absorb(older.sip_ports);
+        self.register_expires.absorb(older.register_expires);
+        self.calls_in += older.calls_in;
+        self.calls_out += older.calls_out;
+        self.calls_answered += older.calls_answered;
+        self.registrations += older.registrations;
+        self.options_sent += older.options_sent;
+        self.requests_sent += older.requests_sent;
+        self.requests_received += older.requests_received;
+        for old in older.evidence {
+            match self.evidence.iter_mut().find(|e| e.source == old.source) {
+                // The older record saw it first: its value and frames lead.
+                Some(e) => {
+                    e.occurrences += old.occurrences;
+                    e.observed = old.observed;
+                    e.file = old.file;
+                    e.frames = old.frames;
+                }
+                None => self.evidence.push(old),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_set_caps_and_flags() {
+        let mut s: BoundedSet<Box<[u8]>> = BoundedSet::new(2);
+        assert!(s.insert_with(&b"a"[..], |k| k.into()));
+        assert!(s.insert_with(&b"a"[..], |k| k.into()));
+        assert!(s.insert_with(&b"b"[..], |k| k.into()));
+        assert!(!s.insert_with(&b"c"[..], |k| k.into()));
+        assert_eq!(s.len(), 2);
+        assert!(s.overflowed);
+    }
+
+    #[test]
+    fn evidence_counts_and_keeps_first_frames() {
+        let mut h = Host::new("10.0.0.1".parse().unwrap(), 5);
+        for n in 1..=20 {
+            h.record(EvidenceSource::Signature(3), b"dble", FrameRef { file: 0, number: n });
+        }
+        h.record(EvidenceSource::Signature(3), b"dble", FrameRef { file: 1, number: 99 });
+        let e = &h.evidence[0];
+        assert_eq!(e.occurrences, 21);
+        assert_eq!(e.frames, (1..=MAX_EVIDENCE_FRAMES as u64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn merge_adds_counts() {
+        let mut a = Host::new("10.0.0.1".parse().unwrap(), 100);
+        let mut b = Host::new("10.0.0.1".parse().unwrap(), 10);
+        a.calls_in = 2;
+        b.calls_in = 3;
+        b.record(EvidenceSource::Signature(0), b"x", FrameRef { file: 0, number: 1 });
+        a.record(EvidenceSource::Signature(0), b"x", FrameRef { file: 0, number: 50 });
+        a.merge(b);
+        assert_eq!(a.calls_in, 5);
+        assert_eq!(a.first_ts, 10);
+        assert_eq!(a.evidence[0].occurrences, 2);
+        assert_eq!(a.evidence[0].frames, vec![1]);
+    }
+}

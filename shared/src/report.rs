@@ -1,0 +1,209 @@
+//! The analysis report: gateways, their verdicts and the evidence behind them.
+//!
+//! Produced by `duanka-probe analyze` (as JSON with `--json`) and, later, sent
+//! to the agent inside report batches. Every verdict is explained: a gateway's
+//! score is the sum of the weights of its counted evidence items, and each
+//! item names the signature or feature, the observed value and the frames it
+//! came from.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of this report's schema; bumped when a field changes meaning.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// The verdict on one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Score below the suspect threshold.
+    Clean,
+    /// Score at or above the suspect threshold, below the SIM-box threshold.
+    Suspect,
+    /// Score at or above the SIM-box threshold.
+    Simbox,
+}
+
+impl Verdict {
+    /// The lowercase name used in JSON and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Clean => "clean",
+            Verdict::Suspect => "suspect",
+            Verdict::Simbox => "simbox",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of thing produced an evidence item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvidenceKind {
+    /// A fingerprint from the signature database matched.
+    Signature,
+    /// A behaviour feature crossed its threshold.
+    Feature,
+}
+
+/// One piece of evidence about a gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Signature or feature.
+    pub kind: EvidenceKind,
+    /// The signature or feature id, e.g. `goip.user_agent.dble`.
+    pub id: String,
+    /// Log-odds weight this item adds to the score when counted.
+    pub weight: f64,
+    /// Human-readable explanation.
+    pub detail: String,
+    /// The value observed on the wire (header value, SDP line, figure).
+    pub observed: String,
+    /// The rule the value met: a pattern or a threshold.
+    pub threshold: String,
+    /// Vendor the signature points at, if any.
+    pub vendor: Option<String>,
+    /// Whether the weight went into the score; false when a stronger item of
+    /// the same group already counted.
+    pub counted: bool,
+    /// How many messages showed this evidence.
+    pub occurrences: u64,
+    /// Frame numbers (1-based, as Wireshark shows them) of the first messages
+    /// that showed it, in `file`.
+    pub frames: Vec<u64>,
+    /// The capture file the frame numbers refer to.
+    pub file: Option<String>,
+}
+
+/// Everything known about one address that sent or received a SIP request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatewayReport {
+    /// The IP address (v4 or v6) as text.
+    pub address: String,
+    /// The verdict from the score and the configured thresholds.
+    pub verdict: Verdict,
+    /// Sum of the weights of the counted evidence.
+    pub score: f64,
+    /// Best vendor guess, from the evidence with the most weight.
+    pub vendor: Option<String>,
+    /// SIP accounts (user@host) registered from or calling from this address.
+    pub accounts: Vec<String>,
+    /// Calls this address took part in (as caller or callee).
+    pub calls: u64,
+    /// Calls received (INVITEs sent to this address).
+    pub calls_in: u64,
+    /// Calls placed (INVITEs sent by this address).
+    pub calls_out: u64,
+    /// Calls that were answered (2xx to the INVITE).
+    pub calls_answered: u64,
+    /// REGISTER requests sent.
+    pub registrations: u64,
+    /// Registration expiry values the address asked for (seconds).
+    pub register_expires: Vec<u32>,
+    /// OPTIONS requests sent (keep-alives).
+    pub options_sent: u64,
+    /// SIP requests sent by this address.
+    pub requests_sent: u64,
+    /// SIP requests received by this address.
+    pub requests_received: u64,
+    /// Distinct User-Agent / Server values sent.
+    pub user_agents: Vec<String>,
+    /// Local SIP ports the address used.
+    pub sip_ports: Vec<u16>,
+    /// First SIP message time, RFC 3339 (capture time).
+    pub first_seen: Option<String>,
+    /// Last SIP message time, RFC 3339 (capture time).
+    pub last_seen: Option<String>,
+    /// The evidence, strongest first.
+    pub evidence: Vec<Evidence>,
+}
+
+/// One input file's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileSummary {
+    /// The path as given.
+    pub path: String,
+    /// `pcap` or `pcapng`.
+    pub format: String,
+    /// Frames read from this file.
+    pub frames: u64,
+    /// Bytes of the file.
+    pub bytes: u64,
+    /// Set when the read ended early (cut off or corrupt); results so far kept.
+    pub warning: Option<String>,
+}
+
+/// SIP totals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SipSummary {
+    /// Valid SIP messages parsed.
+    pub messages: u64,
+    /// Of which requests.
+    pub requests: u64,
+    /// Of which responses.
+    pub responses: u64,
+    /// Messages that looked like SIP but failed to parse or validate.
+    pub invalid: u64,
+    /// `invalid` broken down by error kind.
+    pub invalid_by_kind: BTreeMap<String, u64>,
+    /// Messages carried over TCP.
+    pub over_tcp: u64,
+    /// Requests by method.
+    pub methods: BTreeMap<String, u64>,
+    /// Registrations (REGISTER transactions) seen.
+    pub registrations: u64,
+    /// Calls (INVITE dialogs) seen.
+    pub calls: u64,
+    /// Calls answered.
+    pub calls_answered: u64,
+}
+
+/// The result of analysing one or more captures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisReport {
+    /// Report schema version ([`REPORT_SCHEMA_VERSION`]).
+    pub schema: u32,
+    /// The probe version that produced it.
+    pub probe_version: String,
+    /// The signature database version used.
+    pub signatures_version: String,
+    /// Input files in the order read.
+    pub files: Vec<FileSummary>,
+    /// Frames read, over all files.
+    pub packets: u64,
+    /// Bytes of frame data read.
+    pub bytes: u64,
+    /// Frames or datagrams that could not be decoded, by kind.
+    pub decode_errors: BTreeMap<String, u64>,
+    /// Times a table hit its size cap, by table.
+    pub limits: BTreeMap<String, u64>,
+    /// SIP totals.
+    pub sip: SipSummary,
+    /// Every address that sent or received a SIP request, highest score first.
+    pub gateways: Vec<GatewayReport>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_serialises_lowercase() {
+        let s = serde_json::to_string(&Verdict::Simbox).unwrap();
+        assert_eq!(s, "\"simbox\"");
+        let v: Verdict = serde_json::from_str("\"suspect\"").unwrap();
+        assert_eq!(v, Verdict::Suspect);
+    }
+
+    #[test]
+    fn verdicts_order_by_severity() {
+        assert!(Verdict::Clean < Verdict::Suspect);
+        assert!(Verdict::Suspect < Verdict::Simbox);
+    }
+}
