@@ -432,12 +432,16 @@ fn garbage_frames_are_counted_not_fatal() {
     frames.push(bad_ip);
     let mut ip = vec![0u8; 14];
     ip[12] = 0x08;
-    ip.extend_from_slice(&ipv4_udp(PHONE, PBX, b"INVITE garbage that is not SIP at all\r\n\r\n"));
+    let mut not_sip = ip.clone();
+    ip.extend_from_slice(&ipv4_udp(PHONE, PBX, b"INVITE sip:1@x SIP/2.0\r\nContent-Length: -5\r\n\r\n"));
     frames.push(ip);
+    not_sip.extend_from_slice(&ipv4_udp(PHONE, PBX, b"\x16\x03\x01 hello, not SIP"));
+    frames.push(not_sip);
     write_linktype(&path, 1, &frames);
     let (doc, out) = run_json(&[&path], &[]);
     assert!(out.status.success());
-    assert_eq!(doc["packets"], 4);
+    assert_eq!(doc["packets"], 5);
+    assert_eq!(doc["decode_errors"]["udp_sip_port_not_sip"], 1, "{doc:#}");
     assert_eq!(doc["decode_errors"]["ethernet_truncated"], 1, "{doc:#}");
     assert_eq!(doc["decode_errors"]["ipv4_truncated"], 1, "{doc:#}");
     assert_eq!(doc["sip"]["invalid"], 1);

@@ -93,12 +93,15 @@ pub(crate) fn arbitrary_caller(rng: &mut SmallRng) -> String {
     match rng.gen_range(0..4) {
         0 => cn_mobile(rng),
         1 => cn_landline(rng),
-        2 => format!(
-            "+{}{}",
-            CCS[rng.gen_range(0..CCS.len())],
-            digits(rng, rng.gen_range(8..=9))
-        ),
-        _ => digits(rng, rng.gen_range(6..=12)),
+        2 => {
+            let cc = CCS[rng.gen_range(0..CCS.len())];
+            let n = rng.gen_range(8..=9);
+            format!("+{cc}{}", digits(rng, n))
+        }
+        _ => {
+            let n = rng.gen_range(6..=12);
+            digits(rng, n)
+        }
     }
 }
 

@@ -127,7 +127,8 @@ pub struct RtpMap<'a> {
     pub payload_type: u8,
     /// Encoding name as written (`PCMU`, `telephone-event`, ...).
     pub encoding: &'a [u8],
-    /// Clock rate in Hz.
+    /// Clock rate in Hz; 0 when the line gives none (RFC 4475's torture
+    /// tests send `a=rtpmap:31 LPC`).
     pub clock_rate: u32,
     /// Channels (audio only).
     pub channels: Option<u8>,
@@ -549,7 +550,8 @@ fn media_attribute<'a>(m: &mut Media<'a>, a: Attribute<'a>, n: usize) -> Result<
     Ok(())
 }
 
-/// `<payload type> <encoding name>/<clock rate>[/<encoding parameters>]` (RFC 8866 6.6).
+/// `<payload type> <encoding name>/<clock rate>[/<encoding parameters>]`
+/// (RFC 8866 6.6); a missing clock rate is tolerated.
 fn rtpmap(v: &[u8]) -> Option<RtpMap<'_>> {
     let (pt, rest) = split_once_space(v);
     let payload_type = parse_number(pt).and_then(|p| u8::try_from(p).ok())?;
@@ -557,8 +559,11 @@ fn rtpmap(v: &[u8]) -> Option<RtpMap<'_>> {
         return None;
     }
     let mut parts = rest.splitn(3, |&b| b == b'/');
-    let encoding = parts.next().filter(|e| !e.is_empty())?;
-    let clock_rate = parse_number(parts.next()?)?;
+    let encoding = parts.next().filter(|e| !e.is_empty() && !e.contains(&b' '))?;
+    let clock_rate = match parts.next() {
+        Some(c) => parse_number(c)?,
+        None => 0,
+    };
     let channels = match parts.next() {
         Some(c) => Some(parse_number(c).and_then(|c| u8::try_from(c).ok())?),
         None => None,
@@ -686,7 +691,7 @@ a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:abcd\r\n";
             (b"v=0\r\nm=audio 70000 RTP/AVP 0\r\n", ErrorKind::Media, 2),
             (b"v=0\r\nm=audio\r\n", ErrorKind::Media, 2),
             (b"v=0\r\nm=audio 1 RTP/AVP 0\r\na=rtpmap:200 X/8000\r\n", ErrorKind::Attribute, 3),
-            (b"v=0\r\nm=audio 1 RTP/AVP 0\r\na=rtpmap:0 PCMU\r\n", ErrorKind::Attribute, 3),
+            (b"v=0\r\nm=audio 1 RTP/AVP 0\r\na=rtpmap:0 PCMU/x\r\n", ErrorKind::Attribute, 3),
         ];
         for (body, kind, line) in cases {
             let e = parse(body).unwrap_err();

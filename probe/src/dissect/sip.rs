@@ -1261,7 +1261,7 @@ User-Agent: dble\r\n\
 X-ACrypt: RC4:abcd\r\n\
 Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, NOTIFY, REFER, REGISTER, MESSAGE, INFO, SUBSCRIBE\r\n\
 Content-Type: application/sdp\r\n\
-Content-Length:   149\r\n\
+Content-Length:   159\r\n\
 \r\n\
 v=0\r\n\
 o=userX 20000001 20000001 IN IP4 10.0.0.2\r\n\
@@ -1318,15 +1318,15 @@ l: 0\r\n\
         assert_eq!(m.from().unwrap().tag, Some(&b"846930886"[..]));
         assert_eq!(m.to().unwrap().tag, None);
         assert_eq!(m.content_type(), Some(&b"application/sdp"[..]));
-        assert_eq!(m.content_length(), Some(149));
+        assert_eq!(m.content_length(), Some(159));
         assert_eq!(m.max_forwards(), Some(70));
         let sdp = m.sdp().unwrap().unwrap();
         assert_eq!(sdp.session_name, Some(&b"DBL Session"[..]));
         assert_eq!(m.offset_of(m.body), Some(m.body_offset));
         assert_eq!(m.offset_of(b"elsewhere"), None);
         let cl = m.header(HeaderName::ContentLength).unwrap();
-        assert_eq!((cl.raw_value, cl.value), (&b"   149"[..], &b"149"[..]));
-        assert_eq!(&GOIP_INVITE[cl.value_offset..cl.value_offset + 3], b"149");
+        assert_eq!((cl.raw_value, cl.value), (&b"   159"[..], &b"159"[..]));
+        assert_eq!(&GOIP_INVITE[cl.value_offset..cl.value_offset + 3], b"159");
     }
 
     #[test]

@@ -1,0 +1,10 @@
+//! Integration tests of the simulator: its output parsed back by an independent
+//! decoder (`support`), checked against the returned truth and against SPEC §3.1/§3.3.
+
+mod behaviour;
+mod cli;
+mod determinism;
+mod fingerprints;
+mod frames;
+mod support;
+mod truth;
