@@ -134,12 +134,7 @@ impl GenerateArgs {
             ipv6: !self.no_ipv6,
         };
         config.validate().map_err(|e| e.to_string())?;
-        Ok(HiArgs {
-            config,
-            out: self.out,
-            truth: self.truth,
-            quiet: self.quiet,
-        })
+        Ok(HiArgs { config, out: self.out, truth: self.truth, quiet: self.quiet })
     }
 }
 
@@ -166,9 +161,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
             'd' => 86_400,
             _ => return Err(format!("bad duration {s:?}: unknown unit {c:?} (use s, m, h, d)")),
         };
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("bad duration {s:?}: a number must precede {c:?}"))?;
+        let n: u64 = num.parse().map_err(|_| format!("bad duration {s:?}: a number must precede {c:?}"))?;
         total = n
             .checked_mul(unit)
             .and_then(|v| total.checked_add(v))
@@ -192,11 +185,7 @@ where
         Err(e) => {
             // --help and --version exit 0 through here; real usage errors exit 2.
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(EXIT_USAGE)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return if e.use_stderr() { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS };
         }
     };
     match low.command {
@@ -281,13 +270,7 @@ mod tests {
 
     #[test]
     fn durations() {
-        let ok = [
-            ("90", 90),
-            ("90s", 90),
-            ("10m", 600),
-            ("1h30m", 5_400),
-            ("2d", 172_800),
-        ];
+        let ok = [("90", 90), ("90s", 90), ("10m", 600), ("1h30m", 5_400), ("2d", 172_800)];
         for (s, secs) in ok {
             assert_eq!(parse_duration(s), Ok(Duration::from_secs(secs)), "{s}");
         }

@@ -40,19 +40,11 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
-        Error {
-            kind,
-            detail: detail.into(),
-            source: None,
-        }
+        Error { kind, detail: detail.into(), source: None }
     }
 
     pub(crate) fn io(detail: impl Into<String>, source: std::io::Error) -> Self {
-        Error {
-            kind: ErrorKind::Io,
-            detail: detail.into(),
-            source: Some(source),
-        }
+        Error { kind: ErrorKind::Io, detail: detail.into(), source: Some(source) }
     }
 
     /// The kind of failure.

@@ -229,13 +229,7 @@ impl<W: Write> PcapOut<W> {
     }
 
     /// One UDP datagram in one frame, over IPv4 or IPv6 according to the addresses.
-    pub fn udp(
-        &mut self,
-        ts_us: u64,
-        src: SocketAddr,
-        dst: SocketAddr,
-        payload: &[u8],
-    ) -> Result<(), Error> {
+    pub fn udp(&mut self, ts_us: u64, src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Result<(), Error> {
         let vlan = self.host_vlan(src.ip(), dst.ip());
         self.udp_frame(ts_us, src, dst, payload, vlan)
     }
@@ -253,13 +247,7 @@ impl<W: Write> PcapOut<W> {
     }
 
     /// One UDP datagram over IPv6 (the typed twin of [`PcapOut::udp`]).
-    pub fn udp_v6(
-        &mut self,
-        ts_us: u64,
-        src: SocketAddrV6,
-        dst: SocketAddrV6,
-        payload: &[u8],
-    ) -> Result<(), Error> {
+    pub fn udp_v6(&mut self, ts_us: u64, src: SocketAddrV6, dst: SocketAddrV6, payload: &[u8]) -> Result<(), Error> {
         self.udp(ts_us, src.into(), dst.into(), payload)
     }
 
@@ -275,10 +263,7 @@ impl<W: Write> PcapOut<W> {
         mtu: usize,
     ) -> Result<usize, Error> {
         if payload.len() > MAX_UDP_PAYLOAD {
-            return Err(Error::new(
-                ErrorKind::Frame,
-                format!("UDP payload of {} bytes", payload.len()),
-            ));
+            return Err(Error::new(ErrorKind::Frame, format!("UDP payload of {} bytes", payload.len())));
         }
         let chunk = mtu.saturating_sub(20) / 8 * 8;
         if chunk < 8 {
@@ -298,10 +283,7 @@ impl<W: Write> PcapOut<W> {
         dgram.extend_from_slice(&(udp_len as u16).to_be_bytes());
         dgram.extend_from_slice(&[0, 0]);
         dgram.extend_from_slice(payload);
-        let sum = fold(ones_sum(
-            &dgram,
-            pseudo_header_sum(s.ip(), d.ip(), proto::UDP, udp_len),
-        ));
+        let sum = fold(ones_sum(&dgram, pseudo_header_sum(s.ip(), d.ip(), proto::UDP, udp_len)));
         dgram[6..8].copy_from_slice(&nonzero(sum).to_be_bytes());
 
         let id = self.next_ip_id();
@@ -326,12 +308,7 @@ impl<W: Write> PcapOut<W> {
 
     /// Opens a TCP connection: SYN from `client`, SYN-ACK, ACK, all at `ts_us`.
     /// Does nothing if the pair already has a connection.
-    pub fn tcp_connect(
-        &mut self,
-        ts_us: u64,
-        client: SocketAddr,
-        server: SocketAddr,
-    ) -> Result<(), Error> {
+    pub fn tcp_connect(&mut self, ts_us: u64, client: SocketAddr, server: SocketAddr) -> Result<(), Error> {
         check_families(client, server)?;
         let key = flow_key(client, server);
         if self.tcp.contains_key(&key) {
@@ -339,28 +316,9 @@ impl<W: Write> PcapOut<W> {
         }
         let (ci, si) = (isn(client, server), isn(server, client));
         self.tcp_frame(ts_us, client, server, ci, 0, tcp_flags::SYN, &[])?;
-        self.tcp_frame(
-            ts_us,
-            server,
-            client,
-            si,
-            ci.wrapping_add(1),
-            tcp_flags::SYN | tcp_flags::ACK,
-            &[],
-        )?;
-        self.tcp_frame(
-            ts_us,
-            client,
-            server,
-            ci.wrapping_add(1),
-            si.wrapping_add(1),
-            tcp_flags::ACK,
-            &[],
-        )?;
-        let mut flow = TcpFlow {
-            low: key.0,
-            next: [0; 2],
-        };
+        self.tcp_frame(ts_us, server, client, si, ci.wrapping_add(1), tcp_flags::SYN | tcp_flags::ACK, &[])?;
+        self.tcp_frame(ts_us, client, server, ci.wrapping_add(1), si.wrapping_add(1), tcp_flags::ACK, &[])?;
+        let mut flow = TcpFlow { low: key.0, next: [0; 2] };
         let cd = flow.dir(client);
         flow.next[cd] = ci.wrapping_add(1);
         flow.next[1 - cd] = si.wrapping_add(1);
@@ -372,32 +330,15 @@ impl<W: Write> PcapOut<W> {
     /// the connection's next sequence number and the peer's next as acknowledgement.
     /// Opens the connection first (with `src` as client) if needed. Returns the
     /// segment's sequence number, for [`PcapOut::tcp_resend`].
-    pub fn tcp_segment(
-        &mut self,
-        ts_us: u64,
-        src: SocketAddr,
-        dst: SocketAddr,
-        payload: &[u8],
-    ) -> Result<u32, Error> {
+    pub fn tcp_segment(&mut self, ts_us: u64, src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Result<u32, Error> {
         if payload.len() > MAX_TCP_PAYLOAD {
-            return Err(Error::new(
-                ErrorKind::Frame,
-                format!("TCP payload of {} bytes", payload.len()),
-            ));
+            return Err(Error::new(ErrorKind::Frame, format!("TCP payload of {} bytes", payload.len())));
         }
         self.tcp_connect(ts_us, src, dst)?;
         let flow = &self.tcp[&flow_key(src, dst)];
         let d = flow.dir(src);
         let (seq, ack) = (flow.next[d], flow.next[1 - d]);
-        self.tcp_frame(
-            ts_us,
-            src,
-            dst,
-            seq,
-            ack,
-            tcp_flags::PSH | tcp_flags::ACK,
-            payload,
-        )?;
+        self.tcp_frame(ts_us, src, dst, seq, ack, tcp_flags::PSH | tcp_flags::ACK, payload)?;
         if let Some(flow) = self.tcp.get_mut(&flow_key(src, dst)) {
             flow.next[d] = seq.wrapping_add(payload.len() as u32);
         }
@@ -434,21 +375,10 @@ impl<W: Write> PcapOut<W> {
         payload: &[u8],
     ) -> Result<(), Error> {
         let Some(flow) = self.tcp.get(&flow_key(src, dst)) else {
-            return Err(Error::new(
-                ErrorKind::Frame,
-                format!("no TCP connection {src} -> {dst} to retransmit on"),
-            ));
+            return Err(Error::new(ErrorKind::Frame, format!("no TCP connection {src} -> {dst} to retransmit on")));
         };
         let ack = flow.next[1 - flow.dir(src)];
-        self.tcp_frame(
-            ts_us,
-            src,
-            dst,
-            seq,
-            ack,
-            tcp_flags::PSH | tcp_flags::ACK,
-            payload,
-        )
+        self.tcp_frame(ts_us, src, dst, seq, ack, tcp_flags::PSH | tcp_flags::ACK, payload)
     }
 
     /// Closes a connection: FIN-ACK from `src`, FIN-ACK back, final ACK; forgets it.
@@ -461,15 +391,7 @@ impl<W: Write> PcapOut<W> {
         let fin = tcp_flags::FIN | tcp_flags::ACK;
         self.tcp_frame(ts_us, src, dst, a, b, fin, &[])?;
         self.tcp_frame(ts_us, dst, src, b, a.wrapping_add(1), fin, &[])?;
-        self.tcp_frame(
-            ts_us,
-            src,
-            dst,
-            a.wrapping_add(1),
-            b.wrapping_add(1),
-            tcp_flags::ACK,
-            &[],
-        )
+        self.tcp_frame(ts_us, src, dst, a.wrapping_add(1), b.wrapping_add(1), tcp_flags::ACK, &[])
     }
 
     fn host_vlan(&self, src: IpAddr, dst: IpAddr) -> Option<u16> {
@@ -496,10 +418,7 @@ impl<W: Write> PcapOut<W> {
     ) -> Result<(), Error> {
         check_families(src, dst)?;
         if payload.len() > MAX_UDP_PAYLOAD {
-            return Err(Error::new(
-                ErrorKind::Frame,
-                format!("UDP payload of {} bytes", payload.len()),
-            ));
+            return Err(Error::new(ErrorKind::Frame, format!("UDP payload of {} bytes", payload.len())));
         }
         let udp_len = 8 + payload.len();
         self.begin(src.ip(), dst.ip(), vlan);
@@ -510,10 +429,7 @@ impl<W: Write> PcapOut<W> {
         self.frame.extend_from_slice(&(udp_len as u16).to_be_bytes());
         self.frame.extend_from_slice(&[0, 0]);
         self.frame.extend_from_slice(payload);
-        let sum = fold(ones_sum(
-            &self.frame[l4..],
-            pseudo_header_sum(src.ip(), dst.ip(), proto::UDP, udp_len),
-        ));
+        let sum = fold(ones_sum(&self.frame[l4..], pseudo_header_sum(src.ip(), dst.ip(), proto::UDP, udp_len)));
         self.frame[l4 + 6..l4 + 8].copy_from_slice(&nonzero(sum).to_be_bytes());
         self.emit(ts_us)
     }
@@ -551,10 +467,7 @@ impl<W: Write> PcapOut<W> {
             f.extend_from_slice(&(TCP_MSS as u16).to_be_bytes());
         }
         f.extend_from_slice(payload);
-        let sum = fold(ones_sum(
-            &self.frame[l4..],
-            pseudo_header_sum(src.ip(), dst.ip(), proto::TCP, seg_len),
-        ));
+        let sum = fold(ones_sum(&self.frame[l4..], pseudo_header_sum(src.ip(), dst.ip(), proto::TCP, seg_len)));
         self.frame[l4 + 16..l4 + 18].copy_from_slice(&sum.to_be_bytes());
         self.emit(ts_us)
     }
@@ -565,15 +478,10 @@ impl<W: Write> PcapOut<W> {
         self.frame.extend_from_slice(&mac_for(dst));
         self.frame.extend_from_slice(&mac_for(src));
         if let Some(v) = vlan {
-            self.frame
-                .extend_from_slice(&ethertype::VLAN.to_be_bytes());
+            self.frame.extend_from_slice(&ethertype::VLAN.to_be_bytes());
             self.frame.extend_from_slice(&(v & 0x0fff).to_be_bytes());
         }
-        let et = if src.is_ipv4() {
-            ethertype::IPV4
-        } else {
-            ethertype::IPV6
-        };
+        let et = if src.is_ipv4() { ethertype::IPV4 } else { ethertype::IPV6 };
         self.frame.extend_from_slice(&et.to_be_bytes());
     }
 
@@ -589,15 +497,7 @@ impl<W: Write> PcapOut<W> {
         }
     }
 
-    fn push_ipv4(
-        &mut self,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        proto: u8,
-        id: u16,
-        flags_frag: u16,
-        payload_len: usize,
-    ) {
+    fn push_ipv4(&mut self, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, id: u16, flags_frag: u16, payload_len: usize) {
         let start = self.frame.len();
         let total = (20 + payload_len) as u16;
         let f = &mut self.frame;
@@ -634,9 +534,7 @@ impl<W: Write> PcapOut<W> {
             orig_len: len,
             data: Cow::Borrowed(&self.frame),
         };
-        self.writer
-            .write_raw_packet(&packet)
-            .map_err(Error::pcap)?;
+        self.writer.write_raw_packet(&packet).map_err(Error::pcap)?;
         self.packets += 1;
         self.bytes += 16 + u64::from(len);
         Ok(())
@@ -656,10 +554,7 @@ fn check_families(a: SocketAddr, b: SocketAddr) -> Result<(), Error> {
     if a.is_ipv4() == b.is_ipv4() {
         Ok(())
     } else {
-        Err(Error::new(
-            ErrorKind::Frame,
-            format!("mixed address families {a} -> {b}"),
-        ))
+        Err(Error::new(ErrorKind::Frame, format!("mixed address families {a} -> {b}")))
     }
 }
 
@@ -684,17 +579,13 @@ mod tests {
     #[test]
     fn checksum_matches_rfc1071_example() {
         // RFC 1071 §3 example: words 0001 f203 f4f5 f6f7 sum to ddf2, complement 220d.
-        assert_eq!(
-            internet_checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
-            0x220d
-        );
+        assert_eq!(internet_checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0x220d);
     }
 
     #[test]
     fn udp_v4_frame_layout() {
         let mut out = PcapOut::new(Vec::new()).unwrap();
-        out.udp(1_000_000, sa("192.0.2.1:5060"), sa("192.0.2.2:5061"), b"hi")
-            .unwrap();
+        out.udp(1_000_000, sa("192.0.2.1:5060"), sa("192.0.2.2:5061"), b"hi").unwrap();
         let w = out.finish().unwrap();
         let f = &frames(&w)[0];
         assert_eq!(f.len(), 60, "padded to the Ethernet minimum");
@@ -706,10 +597,7 @@ mod tests {
         assert_eq!(&f[34..36], &5060u16.to_be_bytes());
         assert_eq!(u16::from_be_bytes([f[38], f[39]]), 10);
         assert_eq!(&f[42..44], b"hi");
-        let udp_sum = fold(ones_sum(
-            &f[34..44],
-            pseudo_header_sum(ip_of(&f[26..30]), ip_of(&f[30..34]), 17, 10),
-        ));
+        let udp_sum = fold(ones_sum(&f[34..44], pseudo_header_sum(ip_of(&f[26..30]), ip_of(&f[30..34]), 17, 10)));
         assert_eq!(udp_sum, 0, "UDP checksum verifies");
     }
 
@@ -720,8 +608,7 @@ mod tests {
     #[test]
     fn vlan_tag_inserted() {
         let mut out = PcapOut::new(Vec::new()).unwrap();
-        out.udp_vlan(0, sa("10.0.0.1:1"), sa("10.0.0.2:2"), &[0; 100], 42)
-            .unwrap();
+        out.udp_vlan(0, sa("10.0.0.1:1"), sa("10.0.0.2:2"), &[0; 100], 42).unwrap();
         let w = out.finish().unwrap();
         let f = &frames(&w)[0];
         assert_eq!(&f[12..16], &[0x81, 0x00, 0x00, 42]);
@@ -747,8 +634,7 @@ mod tests {
     fn udp_v6_frame_layout() {
         let mut out = PcapOut::new(Vec::new()).unwrap();
         let payload = [7u8; 33];
-        out.udp(0, sa("[2001:db8::1]:5060"), sa("[2001:db8::2]:5060"), &payload)
-            .unwrap();
+        out.udp(0, sa("[2001:db8::1]:5060"), sa("[2001:db8::2]:5060"), &payload).unwrap();
         let w = out.finish().unwrap();
         let f = &frames(&w)[0];
         assert_eq!(&f[12..14], &[0x86, 0xdd]);
@@ -761,9 +647,7 @@ mod tests {
     #[test]
     fn mixed_families_rejected() {
         let mut out = PcapOut::new(Vec::new()).unwrap();
-        let e = out
-            .udp(0, sa("10.0.0.1:1"), sa("[2001:db8::2]:2"), b"x")
-            .unwrap_err();
+        let e = out.udp(0, sa("10.0.0.1:1"), sa("[2001:db8::2]:2"), b"x").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Frame);
     }
 
@@ -772,13 +656,7 @@ mod tests {
         let mut out = PcapOut::new(Vec::new()).unwrap();
         let payload: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
         let n = out
-            .udp_fragmented(
-                0,
-                "192.0.2.1:5060".parse().unwrap(),
-                "192.0.2.2:5060".parse().unwrap(),
-                &payload,
-                1500,
-            )
+            .udp_fragmented(0, "192.0.2.1:5060".parse().unwrap(), "192.0.2.2:5060".parse().unwrap(), &payload, 1500)
             .unwrap();
         assert_eq!(n, 3);
         let w = out.finish().unwrap();

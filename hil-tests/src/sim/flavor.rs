@@ -13,19 +13,16 @@ use rand::Rng;
 use super::ids::{alnum, hex, uuid};
 
 /// The Allow header of DBL GoIP firmware (libosip2 based), SPEC §3.1.
-pub const GOIP_ALLOW: &str =
-    "INVITE, ACK, BYE, CANCEL, OPTIONS, NOTIFY, REFER, REGISTER, MESSAGE, INFO, SUBSCRIBE";
+pub const GOIP_ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, NOTIFY, REFER, REGISTER, MESSAGE, INFO, SUBSCRIBE";
 const ASTERISK_ALLOW: &str =
     "OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, PUBLISH, INVITE, ACK, BYE, CANCEL, UPDATE, PRACK, MESSAGE, REFER";
-const CHAN_SIP_ALLOW: &str =
-    "INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, SUBSCRIBE, NOTIFY, INFO, PUBLISH, MESSAGE";
+const CHAN_SIP_ALLOW: &str = "INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, SUBSCRIBE, NOTIFY, INFO, PUBLISH, MESSAGE";
 const LINPHONE_ALLOW: &str =
     "INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY, MESSAGE, SUBSCRIBE, INFO, PRACK, UPDATE";
 const ZOIPER_ALLOW: &str = "INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, MESSAGE, OPTIONS, INFO, SUBSCRIBE";
 const YEALINK_ALLOW: &str =
     "INVITE, INFO, PRACK, ACK, BYE, CANCEL, OPTIONS, NOTIFY, REGISTER, SUBSCRIBE, REFER, PUBLISH, UPDATE, MESSAGE";
-const PJSIP_ALLOW: &str =
-    "PRACK, INVITE, ACK, BYE, CANCEL, UPDATE, INFO, SUBSCRIBE, NOTIFY, REFER, MESSAGE, OPTIONS";
+const PJSIP_ALLOW: &str = "PRACK, INVITE, ACK, BYE, CANCEL, UPDATE, INFO, SUBSCRIBE, NOTIFY, REFER, MESSAGE, OPTIONS";
 
 /// User-Agents a stripped gateway's operator rewrites `dble` to.
 pub const STRIPPED_USER_AGENTS: [&str; 2] = ["Asterisk PBX 18.0", "Asterisk PBX 16.28.0"];
@@ -53,12 +50,7 @@ pub(crate) enum Flavor {
 
 impl Flavor {
     /// The phone flavours, in the order phones are given them.
-    pub(crate) const PHONES: [Flavor; 4] = [
-        Flavor::Linphone,
-        Flavor::Zoiper,
-        Flavor::Yealink,
-        Flavor::MicroSip,
-    ];
+    pub(crate) const PHONES: [Flavor; 4] = [Flavor::Linphone, Flavor::Zoiper, Flavor::Yealink, Flavor::MicroSip];
 
     pub(crate) fn user_agent(self) -> Option<&'static str> {
         Some(match self {

@@ -12,16 +12,12 @@ const HEX: &[u8] = b"0123456789abcdef";
 
 /// `n` random letters and digits.
 pub(crate) fn alnum(rng: &mut SmallRng, n: usize) -> String {
-    (0..n)
-        .map(|_| char::from(ALNUM[rng.gen_range(0..ALNUM.len())]))
-        .collect()
+    (0..n).map(|_| char::from(ALNUM[rng.gen_range(0..ALNUM.len())])).collect()
 }
 
 /// `n` random lowercase hex digits.
 pub(crate) fn hex(rng: &mut SmallRng, n: usize) -> String {
-    (0..n)
-        .map(|_| char::from(HEX[rng.gen_range(0..HEX.len())]))
-        .collect()
+    (0..n).map(|_| char::from(HEX[rng.gen_range(0..HEX.len())])).collect()
 }
 
 /// A random version-4-shaped UUID.
@@ -39,9 +35,7 @@ pub(crate) fn uuid(rng: &mut SmallRng) -> String {
 
 /// `n` random decimal digits.
 pub(crate) fn digits(rng: &mut SmallRng, n: usize) -> String {
-    (0..n)
-        .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
-        .collect()
+    (0..n).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect()
 }
 
 /// A mainland mobile number without prefix: `1[3-9]` then 9 digits.

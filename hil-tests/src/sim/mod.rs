@@ -7,7 +7,7 @@
 //! Design: a discrete-event simulation. A binary heap holds pending events ordered by
 //! (time, insertion number); each event writes frames at its own time and schedules
 //! later ones, so frames leave in time order and only active calls are held in memory.
-//! A call is rendered whole when it starts (see [`sip`]); its messages and RTP packets
+//! A call is rendered whole when it starts (module `sip`); its messages and RTP packets
 //! become events.
 //!
 //! The scenario (SPEC §3.1, §3.3):
@@ -158,15 +158,9 @@ impl SimConfig {
             return bad(format!("at most {MAX_PHONES} phones, got {}", self.phones));
         }
         if !(10..=60).contains(&self.rtp_ptime_ms) || self.rtp_ptime_ms % 10 != 0 {
-            return bad(format!(
-                "RTP ptime must be 10..=60 ms in steps of 10, got {}",
-                self.rtp_ptime_ms
-            ));
+            return bad(format!("RTP ptime must be 10..=60 ms in steps of 10, got {}", self.rtp_ptime_ms));
         }
-        for (name, v) in [
-            ("tcp share", self.tcp_share),
-            ("fragment share", self.fragment_share),
-        ] {
+        for (name, v) in [("tcp share", self.tcp_share), ("fragment share", self.fragment_share)] {
             if !(0.0..=1.0).contains(&v) {
                 return bad(format!("{name} must be within 0..=1, got {v}"));
             }
@@ -176,10 +170,7 @@ impl SimConfig {
             Some(_) => {}
             None if self.duration.is_zero() => return bad("duration must not be zero".into()),
             None if self.duration > MAX_SIM_TIME => {
-                return bad(format!(
-                    "duration must be at most {} days",
-                    MAX_SIM_TIME.as_secs() / 86_400
-                ))
+                return bad(format!("duration must be at most {} days", MAX_SIM_TIME.as_secs() / 86_400))
             }
             None => {}
         }
@@ -195,12 +186,10 @@ pub fn write_scenario<W: Write>(cfg: &SimConfig, out: W) -> Result<Truth, Error>
     cfg.validate()?;
     let pcap = PcapOut::new(BufWriter::with_capacity(1 << 20, out))?;
     let mut engine = Engine::new(cfg.clone(), pcap);
-    engine.setup()?;
+    engine.setup();
     engine.run()?;
     let (truth, out) = engine.finish();
-    out.finish()?
-        .into_inner()
-        .map_err(|e| Error::io("flushing capture", e.into_error()))?;
+    out.finish()?.into_inner().map_err(|e| Error::io("flushing capture", e.into_error()))?;
     Ok(truth)
 }
 
@@ -278,9 +267,14 @@ enum Ev {
     Rtp(u32),
     Register(u32),
     Options(u32),
-    Line { gw: u32, line: u32 },
+    Line {
+        gw: u32,
+        line: u32,
+    },
     Phone(u32),
-    Trunk { inbound: bool },
+    Trunk {
+        inbound: bool,
+    },
     Dialler(u32),
 }
 
@@ -355,6 +349,7 @@ struct Engine<W: Write> {
     buf: Vec<u8>,
     stats: Stats,
     retx_forced: bool,
+    coalesce_forced: bool,
     trunk: Option<Trunk>,
     /// (dialler host, carrier host, caller id)
     dialler: Option<(u32, u32, String)>,
@@ -403,6 +398,7 @@ impl<W: Write> Engine<W> {
             buf: Vec::with_capacity(512),
             stats: Stats::default(),
             retx_forced: false,
+            coalesce_forced: false,
             trunk: None,
             dialler: None,
             pbx: None,
@@ -422,7 +418,7 @@ impl<W: Write> Engine<W> {
     }
 
     /// Builds the hosts and schedules their first events.
-    fn setup(&mut self) -> Result<(), Error> {
+    fn setup(&mut self) {
         let t0 = self.start_us;
         let n_gw = self.cfg.gateways + self.cfg.stripped;
 
@@ -431,11 +427,8 @@ impl<W: Write> Engine<W> {
         let ss_first = self.hosts.len() as u32;
         for i in 0..n_ss {
             let port = if self.rng.gen_bool(0.5) { 5060 } else { 5080 };
-            let mut h = Host::new(
-                Role::Softswitch,
-                Flavor::Softswitch,
-                SocketAddr::new(numbered([203, 0, 113], 203, i), port),
-            );
+            let mut h =
+                Host::new(Role::Softswitch, Flavor::Softswitch, SocketAddr::new(numbered([203, 0, 113], 203, i), port));
             h.style = NumberStyle::pick(&mut self.rng);
             self.hosts.push(h);
         }
@@ -444,11 +437,7 @@ impl<W: Write> Engine<W> {
         for i in 0..n_gw {
             let stripped = i >= self.cfg.gateways;
             let ip = numbered([198, 51, 100], 198, i);
-            let port = if stripped || self.rng.gen_bool(0.5) {
-                5060
-            } else {
-                self.rng.gen_range(5060..=6060)
-            };
+            let port = if stripped || self.rng.gen_bool(0.5) { 5060 } else { self.rng.gen_range(5060..=6060) };
             let (role, flavor) = if stripped {
                 let k = (i - self.cfg.gateways) as u8;
                 (Role::GoipStripped, Flavor::Stripped(k))
@@ -456,10 +445,7 @@ impl<W: Write> Engine<W> {
                 (Role::Goip, Flavor::Dble)
             };
             let mut h = Host::new(role, flavor, SocketAddr::new(ip, port));
-            h.lines = self
-                .cfg
-                .lines
-                .unwrap_or_else(|| GOIP_LINE_COUNTS[self.rng.gen_range(0..GOIP_LINE_COUNTS.len())]);
+            h.lines = self.cfg.lines.unwrap_or_else(|| GOIP_LINE_COUNTS[self.rng.gen_range(0..GOIP_LINE_COUNTS.len())]);
             h.server = ss_first + i / 3;
             h.lat_us = self.rng.gen_range(40 * MS..150 * MS);
             h.crypt = !stripped && self.rng.gen_bool(0.25);
@@ -474,9 +460,7 @@ impl<W: Write> Engine<W> {
             let gno = if stripped { i - self.cfg.gateways + 1 } else { i + 1 };
             h.accounts = match (mode, stripped) {
                 (AccountMode::Line, false) => (1..=h.lines).map(|l| format!("goip{gno}_{l}")).collect(),
-                (AccountMode::Line, true) => {
-                    (1..=h.lines).map(|l| (7000 + gno * 100 + l).to_string()).collect()
-                }
+                (AccountMode::Line, true) => (1..=h.lines).map(|l| (7000 + gno * 100 + l).to_string()).collect(),
                 (AccountMode::Single, false) => vec![format!("goip{gno}")],
                 (AccountMode::Single, true) => vec![(7000 + gno * 100).to_string()],
                 (AccountMode::Trunk, _) => Vec::new(),
@@ -486,18 +470,14 @@ impl<W: Write> Engine<W> {
                 self.host_vlan(ip, 100 + (i % 3900) as u16);
             }
             self.hosts.push(h);
-            self.setup_gateway(gw, stripped)?;
+            self.setup_gateway(gw, stripped);
         }
 
         // PBX, phones, trunk carrier, dialler.
         let need_pbx = self.cfg.phones > 0 || self.cfg.pbx_trunk;
         let need_carrier = self.cfg.pbx_trunk || self.cfg.dialler;
         let carrier = if need_carrier {
-            let h = Host::new(
-                Role::Carrier,
-                Flavor::Carrier,
-                SocketAddr::new(v4(192, 0, 2, 200), 5060),
-            );
+            let h = Host::new(Role::Carrier, Flavor::Carrier, SocketAddr::new(v4(192, 0, 2, 200), 5060));
             self.hosts.push(h);
             Some(self.hosts.len() as u32 - 1)
         } else {
@@ -512,17 +492,13 @@ impl<W: Write> Engine<W> {
             self.pbx = Some(pbx);
             self.host_vlan(pbx_ip, 20);
             self.host_vlan(self.pbx_v6.ip(), 20);
-            self.setup_phones(pbx)?;
+            self.setup_phones(pbx);
             if let (true, Some(carrier)) = (self.cfg.pbx_trunk, carrier) {
                 self.setup_trunk(pbx, carrier);
             }
         }
         if let (true, Some(carrier)) = (self.cfg.dialler, carrier) {
-            let mut h = Host::new(
-                Role::Dialler,
-                Flavor::Dialler,
-                SocketAddr::new(v4(192, 0, 2, 50), 5060),
-            );
+            let mut h = Host::new(Role::Dialler, Flavor::Dialler, SocketAddr::new(v4(192, 0, 2, 50), 5060));
             h.server = carrier;
             h.lat_us = self.rng.gen_range(5 * MS..20 * MS);
             self.hosts.push(h);
@@ -533,12 +509,19 @@ impl<W: Write> Engine<W> {
                 let t = t0 + self.rng.gen_range(0..20 * SEC);
                 self.at(t, Ev::Dialler(c));
             }
-            self.keepalive(d, carrier, self.hosts[d as usize].sip, self.hosts[carrier as usize].sip, false, "dialler".into(), 60 * SEC);
+            self.keepalive(
+                d,
+                carrier,
+                self.hosts[d as usize].sip,
+                self.hosts[carrier as usize].sip,
+                false,
+                "dialler".into(),
+                60 * SEC,
+            );
         }
-        Ok(())
     }
 
-    fn setup_gateway(&mut self, gw: u32, stripped: bool) -> Result<(), Error> {
+    fn setup_gateway(&mut self, gw: u32, stripped: bool) {
         let t0 = self.start_us;
         let (server, sip, flavor, lines) = {
             let h = &self.hosts[gw as usize];
@@ -584,7 +567,6 @@ impl<W: Write> Engine<W> {
             let t = t0 + self.rng.gen_range(0..30 * SEC);
             self.at(t, Ev::Line { gw, line });
         }
-        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -614,7 +596,7 @@ impl<W: Write> Engine<W> {
         self.at(t, Ev::Options(self.kas.len() as u32 - 1));
     }
 
-    fn setup_phones(&mut self, pbx: u32) -> Result<(), Error> {
+    fn setup_phones(&mut self, pbx: u32) {
         let t0 = self.start_us;
         let n = self.cfg.phones;
         let mut tcp: Vec<bool> = (0..n).map(|_| self.rng.gen_bool(self.cfg.tcp_share)).collect();
@@ -699,7 +681,6 @@ impl<W: Write> Engine<W> {
             let first_call = t0 + self.rng.gen_range(10 * SEC..240 * SEC);
             self.at(first_call, Ev::Phone(phone));
         }
-        Ok(())
     }
 
     fn pbx_sip_for(&self, ip: IpAddr) -> SocketAddr {
@@ -720,18 +701,17 @@ impl<W: Write> Engine<W> {
             self.hosts[pbx as usize].sip
         };
         let carrier_sip = self.hosts[carrier as usize].sip;
-        let dids: Vec<String> = (0..3)
-            .map(|_| format!("0755{}", ids::digits(&mut self.rng, 8)))
-            .collect();
-        let customers: Vec<String> = (0..40)
-            .map(|_| {
-                if self.rng.gen_bool(0.6) {
-                    ids::cn_mobile(&mut self.rng)
-                } else {
-                    ids::cn_landline(&mut self.rng)
-                }
-            })
-            .collect();
+        let dids: Vec<String> = (0..3).map(|_| format!("0755{}", ids::digits(&mut self.rng, 8))).collect();
+        let customers: Vec<String> =
+            (0..40)
+                .map(|_| {
+                    if self.rng.gen_bool(0.6) {
+                        ids::cn_mobile(&mut self.rng)
+                    } else {
+                        ids::cn_landline(&mut self.rng)
+                    }
+                })
+                .collect();
         self.hosts[pbx as usize].accounts = vec![dids[0].clone()];
         if tcp {
             self.at(t0, Ev::TcpConnect(Box::new((pbx_sip, carrier_sip))));
@@ -755,14 +735,7 @@ impl<W: Write> Engine<W> {
         let reg_at = t0 + self.rng.gen_range(MS..120 * SEC);
         self.at(reg_at, Ev::Register(self.regs.len() as u32 - 1));
         self.keepalive(pbx, carrier, pbx_sip, carrier_sip, tcp, "asterisk".into(), 60 * SEC);
-        self.trunk = Some(Trunk {
-            pbx,
-            carrier,
-            pbx_sip,
-            tcp,
-            dids,
-            customers,
-        });
+        self.trunk = Some(Trunk { pbx, carrier, pbx_sip, tcp, dids, customers });
         let a = t0 + self.rng.gen_range(0..30 * SEC);
         self.at(a, Ev::Trunk { inbound: true });
         let b = t0 + self.rng.gen_range(0..30 * SEC);
@@ -797,11 +770,7 @@ impl<W: Write> Engine<W> {
                 address: h.sip.ip().to_string(),
                 sip_port: h.sip.port(),
                 role: h.role,
-                label: if h.role.is_simbox() {
-                    Label::Simbox
-                } else {
-                    Label::Clean
-                },
+                label: if h.role.is_simbox() { Label::Simbox } else { Label::Clean },
                 user_agent: h.flavor.user_agent().map(str::to_owned),
                 lines: h.lines,
                 accounts: h.accounts.clone(),
@@ -982,9 +951,7 @@ impl<W: Write> Engine<W> {
             return self.tcp_message(t, send.src, send.dst, send.bytes);
         }
         match (send.src, send.dst) {
-            (SocketAddr::V4(s), SocketAddr::V4(d))
-                if send.bytes.len() + IPV4_UDP_OVERHEAD > ETHERNET_MTU =>
-            {
+            (SocketAddr::V4(s), SocketAddr::V4(d)) if send.bytes.len() + IPV4_UDP_OVERHEAD > ETHERNET_MTU => {
                 self.out.udp_fragmented(t, s, d, &send.bytes, ETHERNET_MTU)?;
                 self.stats.fragmented += 1;
                 Ok(())
@@ -995,13 +962,7 @@ impl<W: Write> Engine<W> {
 
     /// A SIP message over TCP: maybe split in two segments (the rest a little later),
     /// maybe retransmitted.
-    fn tcp_message(
-        &mut self,
-        t: u64,
-        src: SocketAddr,
-        dst: SocketAddr,
-        bytes: Vec<u8>,
-    ) -> Result<(), Error> {
+    fn tcp_message(&mut self, t: u64, src: SocketAddr, dst: SocketAddr, bytes: Vec<u8>) -> Result<(), Error> {
         // Bytes still queued on this direction go first, or the stream would reorder.
         if let Some(rest) = self.tcp_pending.remove(&(src, dst)) {
             self.out.tcp_send(t, src, dst, &rest, TCP_MSS)?;
@@ -1016,12 +977,7 @@ impl<W: Write> Engine<W> {
         let seq = self.out.tcp_segment(t, src, dst, &bytes[..cut])?;
         if !self.retx_forced || self.rng.gen_bool(TCP_RETX_P) {
             self.retx_forced = true;
-            let retx = Retx {
-                src,
-                dst,
-                seq,
-                bytes: bytes[..cut].to_vec(),
-            };
+            let retx = Retx { src, dst, seq, bytes: bytes[..cut].to_vec() };
             let rto = self.rng.gen_range(200 * MS..400 * MS);
             self.at(t + rto, Ev::TcpRetx(Box::new(retx)));
         }
@@ -1034,13 +990,7 @@ impl<W: Write> Engine<W> {
     }
 
     /// Writes up to one MSS of a pending rest; queues what remains.
-    fn tcp_chunk(
-        &mut self,
-        t: u64,
-        src: SocketAddr,
-        dst: SocketAddr,
-        rest: Vec<u8>,
-    ) -> Result<(), Error> {
+    fn tcp_chunk(&mut self, t: u64, src: SocketAddr, dst: SocketAddr, rest: Vec<u8>) -> Result<(), Error> {
         let cut = rest.len().min(TCP_MSS);
         self.out.tcp_segment(t, src, dst, &rest[..cut])?;
         if cut < rest.len() {
@@ -1049,6 +999,19 @@ impl<W: Write> Engine<W> {
             self.at(t + delay, Ev::TcpRest(Box::new((src, dst))));
         }
         Ok(())
+    }
+
+    /// Whether a TCP callee sends 100 and 18x in one segment: always the first time
+    /// (so every capture with SIP over TCP has one), then half the time.
+    fn coalesce(&mut self, tcp: bool) -> bool {
+        if !tcp {
+            return false;
+        }
+        if !self.coalesce_forced {
+            self.coalesce_forced = true;
+            return true;
+        }
+        self.rng.gen_bool(0.5)
     }
 
     /// The talk time of an answered GoIP call: mostly under a minute (SPEC §3.3).
@@ -1070,30 +1033,15 @@ impl<W: Write> Engine<W> {
         if r < 0.35 {
             let ring_us = self.rng.gen_range(3 * SEC..25 * SEC);
             let bye_from_callee = self.rng.gen_bool(0.5);
-            Outcome::Answer {
-                ring_us,
-                talk_us: self.goip_talk(),
-                bye_from_callee,
-            }
+            Outcome::Answer { ring_us, talk_us: self.goip_talk(), bye_from_callee }
         } else if r < 0.55 {
-            Outcome::Reject {
-                code: 480,
-                after_us: self.rng.gen_range(500 * MS..5 * SEC),
-            }
+            Outcome::Reject { code: 480, after_us: self.rng.gen_range(500 * MS..5 * SEC) }
         } else if r < 0.65 {
-            Outcome::Reject {
-                code: 486,
-                after_us: self.rng.gen_range(SEC..8 * SEC),
-            }
+            Outcome::Reject { code: 486, after_us: self.rng.gen_range(SEC..8 * SEC) }
         } else if r < 0.80 {
-            Outcome::Reject {
-                code: 408,
-                after_us: self.rng.gen_range(40 * SEC..60 * SEC),
-            }
+            Outcome::Reject { code: 408, after_us: self.rng.gen_range(40 * SEC..60 * SEC) }
         } else {
-            Outcome::Cancel {
-                after_us: self.rng.gen_range(3 * SEC..35 * SEC),
-            }
+            Outcome::Cancel { after_us: self.rng.gen_range(3 * SEC..35 * SEC) }
         }
     }
 
@@ -1135,14 +1083,7 @@ impl<W: Write> Engine<W> {
             to_user: number,
             from_domain: sip::host(ss_sip.ip()),
             display: rng.gen_bool(0.3).then_some(caller),
-            auth: if challenge {
-                Auth::Challenge {
-                    code: 401,
-                    user: account,
-                }
-            } else {
-                Auth::None
-            },
+            auth: if challenge { Auth::Challenge { code: 401, user: account } } else { Auth::None },
             early_media: rng.gen_bool(0.7),
             progress_delay_us: rng.gen_range(1_500 * MS..6 * SEC),
             lat_us: 0,
@@ -1152,17 +1093,10 @@ impl<W: Write> Engine<W> {
             crypt: crypt.then(|| ids::hex(rng, 16)),
             large: rng.gen_bool(self.cfg.fragment_share),
             coalesce_provisional: false,
-            dtmf_digits: if answered && rng.gen_bool(0.1) {
-                rng.gen_range(1..=4)
-            } else {
-                0
-            },
+            dtmf_digits: if answered && rng.gen_bool(0.1) { rng.gen_range(1..=4) } else { 0 },
             ptime_ms: self.cfg.rtp_ptime_ms,
         };
-        let spec = CallSpec {
-            lat_us: self.lat(gw),
-            ..spec
-        };
+        let spec = CallSpec { lat_us: self.lat(gw), ..spec };
         self.start_call(t, &spec)
     }
 
@@ -1172,24 +1106,12 @@ impl<W: Write> Engine<W> {
             let ring_us = self.rng.gen_range(2 * SEC..12 * SEC);
             let talk_us = self.lognormal_s(median_talk_s, 15.0, 1800.0);
             let bye_from_callee = self.rng.gen_bool(0.5);
-            Outcome::Answer {
-                ring_us,
-                talk_us,
-                bye_from_callee,
-            }
+            Outcome::Answer { ring_us, talk_us, bye_from_callee }
         } else {
             match self.rng.gen_range(0..3) {
-                0 => Outcome::Reject {
-                    code: 486,
-                    after_us: self.rng.gen_range(SEC..10 * SEC),
-                },
-                1 => Outcome::Reject {
-                    code: 480,
-                    after_us: self.rng.gen_range(20 * SEC..30 * SEC),
-                },
-                _ => Outcome::Cancel {
-                    after_us: self.rng.gen_range(5 * SEC..25 * SEC),
-                },
+                0 => Outcome::Reject { code: 486, after_us: self.rng.gen_range(SEC..10 * SEC) },
+                1 => Outcome::Reject { code: 480, after_us: self.rng.gen_range(20 * SEC..30 * SEC) },
+                _ => Outcome::Cancel { after_us: self.rng.gen_range(5 * SEC..25 * SEC) },
             }
         }
     }
@@ -1198,8 +1120,7 @@ impl<W: Write> Engine<W> {
     fn phone_call(&mut self, t: u64, p: u32) -> u64 {
         let pbx = self.hosts[p as usize].server;
         let h = &self.hosts[p as usize];
-        let (sip, tcp, flavor, pt, rtp_base, ext) =
-            (h.sip, h.tcp, h.flavor, h.pt, h.rtp_base, h.accounts[0].clone());
+        let (sip, tcp, flavor, pt, rtp_base, ext) = (h.sip, h.tcp, h.flavor, h.pt, h.rtp_base, h.accounts[0].clone());
         let favourites = h.favourites.clone();
         let pbx_sip = self.pbx_sip_for(sip.ip());
         let outgoing = self.rng.gen_bool(0.4);
@@ -1212,14 +1133,8 @@ impl<W: Write> Engine<W> {
         };
         let outcome = self.human_outcome(0.8, 150.0);
         let answered = matches!(outcome, Outcome::Answer { .. });
-        let phone_party = Party {
-            host: p,
-            flavor,
-            sip,
-            tcp,
-            user: ext.clone(),
-            rtp_port: rtp_base + 2 * self.rng.gen_range(0..500),
-        };
+        let phone_party =
+            Party { host: p, flavor, sip, tcp, user: ext.clone(), rtp_port: rtp_base + 2 * self.rng.gen_range(0..500) };
         let pbx_party = |user: String, rng: &mut SmallRng| Party {
             host: pbx,
             flavor: Flavor::Fpbx,
@@ -1234,37 +1149,31 @@ impl<W: Write> Engine<W> {
             Flavor::Yealink => &[9, 0, 8, 18, 101],
             _ => &[8, 0, 9, 101],
         };
-        let (caller, callee, ruri_user, to_user, from_domain, auth, large, offer, coalesce) =
-            if outgoing {
-                let large = self.rng.gen_bool(self.cfg.fragment_share)
-                    && (sip.is_ipv4() || tcp);
-                (
-                    phone_party,
-                    pbx_party(other.clone(), &mut self.rng),
-                    other.clone(),
-                    other,
-                    sip::host(pbx_sip.ip()),
-                    Auth::Challenge {
-                        code: 407,
-                        user: ext,
-                    },
-                    large,
-                    offer_pts,
-                    false,
-                )
-            } else {
-                (
-                    pbx_party(other, &mut self.rng),
-                    phone_party,
-                    ext.clone(),
-                    ext,
-                    sip::host(pbx_sip.ip()),
-                    Auth::None,
-                    false,
-                    &[0u8, 8, 9, 101][..],
-                    tcp && self.rng.gen_bool(0.5),
-                )
-            };
+        let coalesce = self.coalesce(tcp);
+        let (caller, callee, ruri_user, to_user, from_domain, auth, large, offer) = if outgoing {
+            let large = self.rng.gen_bool(self.cfg.fragment_share) && (sip.is_ipv4() || tcp);
+            (
+                phone_party,
+                pbx_party(other.clone(), &mut self.rng),
+                other.clone(),
+                other,
+                sip::host(pbx_sip.ip()),
+                Auth::Challenge { code: 407, user: ext },
+                large,
+                offer_pts,
+            )
+        } else {
+            (
+                pbx_party(other, &mut self.rng),
+                phone_party,
+                ext.clone(),
+                ext,
+                sip::host(pbx_sip.ip()),
+                Auth::None,
+                false,
+                &[0u8, 8, 9, 101][..],
+            )
+        };
         let spec = CallSpec {
             caller,
             callee,
@@ -1282,11 +1191,7 @@ impl<W: Write> Engine<W> {
             crypt: None,
             large,
             coalesce_provisional: coalesce,
-            dtmf_digits: if answered && self.rng.gen_bool(0.15) {
-                self.rng.gen_range(1..=4)
-            } else {
-                0
-            },
+            dtmf_digits: if answered && self.rng.gen_bool(0.15) { self.rng.gen_range(1..=4) } else { 0 },
             ptime_ms: self.cfg.rtp_ptime_ms,
         };
         self.start_call(t, &spec)
@@ -1319,24 +1224,10 @@ impl<W: Write> Engine<W> {
             rtp_port: even_port(rng, 20_000, 40_000),
         };
         let (caller, callee, number, from_domain) = if inbound {
-            let from = if rng.gen_bool(0.5) {
-                customer
-            } else {
-                ids::cn_mobile(rng)
-            };
-            (
-                carrier_party(from, rng),
-                pbx_party(did.clone(), rng),
-                did,
-                sip::host(carrier_sip.ip()),
-            )
+            let from = if rng.gen_bool(0.5) { customer } else { ids::cn_mobile(rng) };
+            (carrier_party(from, rng), pbx_party(did.clone(), rng), did, sip::host(carrier_sip.ip()))
         } else {
-            (
-                pbx_party(did, rng),
-                carrier_party(customer.clone(), rng),
-                customer,
-                sip::host(pbx_sip.ip()),
-            )
+            (pbx_party(did, rng), carrier_party(customer.clone(), rng), customer, sip::host(pbx_sip.ip()))
         };
         let outcome = self.human_outcome(if inbound { 0.9 } else { 0.65 }, 180.0);
         let spec = CallSpec {
@@ -1355,12 +1246,8 @@ impl<W: Write> Engine<W> {
             pt: 8,
             crypt: None,
             large: false,
-            coalesce_provisional: false,
-            dtmf_digits: if inbound && self.rng.gen_bool(0.3) {
-                self.rng.gen_range(1..=3)
-            } else {
-                0
-            },
+            coalesce_provisional: self.coalesce(tcp),
+            dtmf_digits: if inbound && self.rng.gen_bool(0.3) { self.rng.gen_range(1..=3) } else { 0 },
             ptime_ms: self.cfg.rtp_ptime_ms,
         };
         self.start_call(t, &spec);
@@ -1383,24 +1270,13 @@ impl<W: Write> Engine<W> {
                 bye_from_callee: rng.gen_bool(0.4),
             }
         } else if r < 0.45 {
-            Outcome::Reject {
-                code: 486,
-                after_us: rng.gen_range(SEC..10 * SEC),
-            }
+            Outcome::Reject { code: 486, after_us: rng.gen_range(SEC..10 * SEC) }
         } else if r < 0.60 {
-            Outcome::Reject {
-                code: 480,
-                after_us: rng.gen_range(500 * MS..3 * SEC),
-            }
+            Outcome::Reject { code: 480, after_us: rng.gen_range(500 * MS..3 * SEC) }
         } else if r < 0.70 {
-            Outcome::Reject {
-                code: 404,
-                after_us: rng.gen_range(200 * MS..SEC),
-            }
+            Outcome::Reject { code: 404, after_us: rng.gen_range(200 * MS..SEC) }
         } else {
-            Outcome::Cancel {
-                after_us: rng.gen_range(18 * SEC..25 * SEC),
-            }
+            Outcome::Cancel { after_us: rng.gen_range(18 * SEC..25 * SEC) }
         };
         let spec = CallSpec {
             caller: Party {
@@ -1436,10 +1312,7 @@ impl<W: Write> Engine<W> {
             dtmf_digits: 0,
             ptime_ms: self.cfg.rtp_ptime_ms,
         };
-        let spec = CallSpec {
-            lat_us: self.lat(d),
-            ..spec
-        };
+        let spec = CallSpec { lat_us: self.lat(d), ..spec };
         self.start_call(t, &spec)
     }
 }
@@ -1463,30 +1336,12 @@ mod tests {
     fn config_validation() {
         assert!(SimConfig::default().validate().is_ok());
         let bad = [
-            SimConfig {
-                lines: Some(0),
-                ..SimConfig::default()
-            },
-            SimConfig {
-                rtp_ptime_ms: 25,
-                ..SimConfig::default()
-            },
-            SimConfig {
-                tcp_share: 1.5,
-                ..SimConfig::default()
-            },
-            SimConfig {
-                duration: Duration::ZERO,
-                ..SimConfig::default()
-            },
-            SimConfig {
-                target_packets: Some(0),
-                ..SimConfig::default()
-            },
-            SimConfig {
-                phones: MAX_PHONES + 1,
-                ..SimConfig::default()
-            },
+            SimConfig { lines: Some(0), ..SimConfig::default() },
+            SimConfig { rtp_ptime_ms: 25, ..SimConfig::default() },
+            SimConfig { tcp_share: 1.5, ..SimConfig::default() },
+            SimConfig { duration: Duration::ZERO, ..SimConfig::default() },
+            SimConfig { target_packets: Some(0), ..SimConfig::default() },
+            SimConfig { phones: MAX_PHONES + 1, ..SimConfig::default() },
         ];
         for cfg in bad {
             assert_eq!(cfg.validate().unwrap_err().kind(), ErrorKind::Config, "{cfg:?}");
@@ -1497,11 +1352,7 @@ mod tests {
     fn events_pop_in_time_order() {
         let mut heap = BinaryHeap::new();
         for (n, t) in [5u64, 1, 3, 1].into_iter().enumerate() {
-            heap.push(Pending {
-                t,
-                n: n as u64,
-                ev: Ev::Rtp(0),
-            });
+            heap.push(Pending { t, n: n as u64, ev: Ev::Rtp(0) });
         }
         let order: Vec<_> = std::iter::from_fn(|| heap.pop().map(|p| (p.t, p.n))).collect();
         assert_eq!(order, [(1, 1), (1, 3), (3, 2), (5, 0)]);
@@ -1514,7 +1365,9 @@ mod tests {
         assert!(truth.packets > 100);
         assert!(truth.sip_messages > 10);
         let roles: Vec<Role> = truth.gateways.iter().map(|h| h.role).collect();
-        for r in [Role::Softswitch, Role::Goip, Role::GoipStripped, Role::Pbx, Role::Phone, Role::Carrier, Role::Dialler] {
+        for r in
+            [Role::Softswitch, Role::Goip, Role::GoipStripped, Role::Pbx, Role::Phone, Role::Carrier, Role::Dialler]
+        {
             assert!(roles.contains(&r), "{r:?} missing");
         }
         let goip = truth.gateways.iter().find(|h| h.role == Role::Goip).unwrap();

@@ -97,11 +97,7 @@ impl Stream {
             self.dtmf_event = ((u64::from(self.ssrc) + self.slot) % 12) as u8;
         }
         let marker = self.slot == 0 || self.dtmf_pkt == 1;
-        let (pt, ts) = if self.dtmf_pkt > 0 {
-            (PT_TELEPHONE_EVENT, self.dtmf_ts)
-        } else {
-            (self.pt, self.ts)
-        };
+        let (pt, ts) = if self.dtmf_pkt > 0 { (PT_TELEPHONE_EVENT, self.dtmf_ts) } else { (self.pt, self.ts) };
         buf.push(0x80);
         buf.push(pt | if marker { 0x80 } else { 0 });
         buf.extend_from_slice(&self.seq.to_be_bytes());
@@ -144,12 +140,7 @@ mod tests {
             u64::MAX,
             20,
             dtmf,
-            StreamSeed {
-                ssrc: 0x1234_5678,
-                seq: 65_534,
-                ts: 1000,
-                dtmf_at: 3,
-            },
+            StreamSeed { ssrc: 0x1234_5678, seq: 65_534, ts: 1000, dtmf_at: 3 },
         )
     }
 

@@ -203,12 +203,7 @@ fn ice_and_video(rng: &mut SmallRng, ip: IpAddr, port: u16) -> String {
     {
         let comp = 1 + i % 2;
         let prio = 2_130_706_431u32 - (i as u32) * 16_777_216;
-        let _ = write!(
-            s,
-            "a=candidate:{} {comp} UDP {prio} {addr} {} typ {kind}\r\n",
-            i + 1,
-            port + (comp as u16 - 1)
-        );
+        let _ = write!(s, "a=candidate:{} {comp} UDP {prio} {addr} {} typ {kind}\r\n", i + 1, port + (comp as u16 - 1));
     }
     let _ = write!(
         s,
@@ -238,18 +233,17 @@ pub(crate) struct Party {
 pub(crate) enum Auth {
     None,
     /// 401 (`WWW-Authenticate`, a UA) or 407 (`Proxy-Authenticate`, a proxy or PBX).
-    Challenge { code: u16, user: String },
+    Challenge {
+        code: u16,
+        user: String,
+    },
 }
 
 /// How a call ends.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Outcome {
     /// 200 OK after `ring_us` of ringing, BYE after `talk_us`.
-    Answer {
-        ring_us: u64,
-        talk_us: u64,
-        bye_from_callee: bool,
-    },
+    Answer { ring_us: u64, talk_us: u64, bye_from_callee: bool },
     /// A final error response `code` after `after_us` of ringing.
     Reject { code: u16, after_us: u64 },
     /// The caller gives up after `after_us`: CANCEL, 200, 487, ACK.
@@ -363,55 +357,21 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
     let offer = sdp(
         a.flavor,
         &offer_origin,
-        &Media {
-            ip: a.sip.ip(),
-            port: a.rtp_port,
-            savp,
-            pts: &offer_pts,
-            ptime: spec.ptime_ms,
-        },
+        &Media { ip: a.sip.ip(), port: a.rtp_port, savp, pts: &offer_pts, ptime: spec.ptime_ms },
         &extra,
     );
-    let answer_pts: Vec<u8> = if offer_pts.contains(&101) {
-        vec![spec.pt, 101]
-    } else {
-        vec![spec.pt]
-    };
+    let answer_pts: Vec<u8> = if offer_pts.contains(&101) { vec![spec.pt, 101] } else { vec![spec.pt] };
     let answer_origin = b.flavor.sdp_origin(rng, &b.user);
-    let declined_video = if large_ice {
-        "m=video 0 RTP/AVP 96\r\n"
-    } else {
-        ""
-    };
+    let declined_video = if large_ice { "m=video 0 RTP/AVP 96\r\n" } else { "" };
     let answer = sdp(
         b.flavor,
         &answer_origin,
-        &Media {
-            ip: b.sip.ip(),
-            port: b.rtp_port,
-            savp,
-            pts: &answer_pts,
-            ptime: spec.ptime_ms,
-        },
+        &Media { ip: b.sip.ip(), port: b.rtp_port, savp, pts: &answer_pts, ptime: spec.ptime_ms },
         declined_video,
     );
 
-    let to_b = |bytes: Vec<u8>| SipSend {
-        src: a.sip,
-        dst: b.sip,
-        tcp: a.tcp,
-        bytes,
-        messages: 1,
-        call: None,
-    };
-    let to_a = |bytes: Vec<u8>| SipSend {
-        src: b.sip,
-        dst: a.sip,
-        tcp: b.tcp,
-        bytes,
-        messages: 1,
-        call: None,
-    };
+    let to_b = |bytes: Vec<u8>| SipSend { src: a.sip, dst: b.sip, tcp: a.tcp, bytes, messages: 1, call: None };
+    let to_a = |bytes: Vec<u8>| SipSend { src: b.sip, dst: a.sip, tcp: b.tcp, bytes, messages: 1, call: None };
     let mut sends: Vec<(u64, SipSend)> = Vec::with_capacity(12);
     let mut cseq: u32 = rng.gen_range(1..200);
 
@@ -431,22 +391,12 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
             m.h("P-Asserted-Identity", format!("<sip:{}@{}>", a.user, spec.from_domain))
                 .h(
                     "Remote-Party-ID",
-                    format!(
-                        "\"{}\" <sip:{}@{}>;party=calling;screen=no;privacy=off",
-                        a.user, a.user, spec.from_domain
-                    ),
+                    format!("\"{}\" <sip:{}@{}>;party=calling;screen=no;privacy=off", a.user, a.user, spec.from_domain),
                 )
-                .h(
-                    "Diversion",
-                    format!("<sip:{}@{}>;reason=unconditional;counter=1", a.user, spec.from_domain),
-                );
+                .h("Diversion", format!("<sip:{}@{}>;reason=unconditional;counter=1", a.user, spec.from_domain));
         }
         if let Some((code, realm, user)) = auth {
-            let name = if code == 407 {
-                "Proxy-Authorization"
-            } else {
-                "Authorization"
-            };
+            let name = if code == 407 { "Proxy-Authorization" } else { "Authorization" };
             let nonce = hex(rng, 32);
             m.h(name, digest(user, realm, &nonce, &ruri, rng));
         }
@@ -471,19 +421,13 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
                    body: Option<&str>,
                    extra: &[(&str, String)]| {
         let mut m = Msg::response(code, b.flavor.reason(code));
-        m.h(
-            "Via",
-            response_via(&via(a.flavor, a.sip, a.tcp, branch), a.sip),
-        );
+        m.h("Via", response_via(&via(a.flavor, a.sip, a.tcp, branch), a.sip));
         if method == "INVITE" && (180..300).contains(&code) {
             for rr in &record_route {
                 m.h("Record-Route", rr);
             }
         }
-        m.h("From", &from)
-            .h("To", to_hdr)
-            .h("Call-ID", &call_id)
-            .h("CSeq", format!("{cseq} {method}"));
+        m.h("From", &from).h("To", to_hdr).h("Call-ID", &call_id).h("CSeq", format!("{cseq} {method}"));
         if method == "INVITE" && (180..300).contains(&code) {
             m.h("Contact", &b_contact);
         }
@@ -517,17 +461,10 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
         let realm = b.flavor.realm(b.sip.ip());
         let nonce = hex(rng, 32);
         let challenge_to = format!("{to};tag={}", b.flavor.tag(rng));
-        let header = if *code == 407 {
-            "Proxy-Authenticate"
-        } else {
-            "WWW-Authenticate"
-        };
+        let header = if *code == 407 { "Proxy-Authenticate" } else { "WWW-Authenticate" };
         t += lat;
         let value = format!("Digest realm=\"{realm}\", nonce=\"{nonce}\", algorithm=MD5");
-        sends.push((
-            t,
-            to_a(respond(*code, &challenge_to, cseq, &branch, "INVITE", None, &[(header, value)])),
-        ));
+        sends.push((t, to_a(respond(*code, &challenge_to, cseq, &branch, "INVITE", None, &[(header, value)]))));
         t += lat;
         sends.push((t, to_b(ack_error(cseq, &branch, &challenge_to))));
         t += rng.gen_range(MS..5 * MS);
@@ -538,15 +475,8 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
 
     let progress_at = t + spec.progress_delay_us.max(2 * lat);
     let progress_code = if spec.early_media { 183 } else { 180 };
-    let progress = respond(
-        progress_code,
-        &to_tagged,
-        cseq,
-        &branch,
-        "INVITE",
-        spec.early_media.then_some(answer.as_str()),
-        &[],
-    );
+    let progress =
+        respond(progress_code, &to_tagged, cseq, &branch, "INVITE", spec.early_media.then_some(answer.as_str()), &[]);
     let trying = respond(100, &to, cseq, &branch, "INVITE", None, &[]);
     if spec.coalesce_provisional {
         let mut bytes = trying;
@@ -562,34 +492,16 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
     let media_a = SocketAddr::new(a.sip.ip(), a.rtp_port);
     let media_b = SocketAddr::new(b.sip.ip(), b.rtp_port);
     let stream = |from_callee: bool, start_us: u64, until_us: u64, dtmf_digits: u8| {
-        let (src, dst) = if from_callee {
-            (media_b, media_a)
-        } else {
-            (media_a, media_b)
-        };
-        StreamPlan {
-            src,
-            dst,
-            pt: spec.pt,
-            start_us,
-            until_us,
-            dtmf_digits,
-        }
+        let (src, dst) = if from_callee { (media_b, media_a) } else { (media_a, media_b) };
+        StreamPlan { src, dst, pt: spec.pt, start_us, until_us, dtmf_digits }
     };
     let early_start = progress_at + 20 * MS;
     let mut streams = Vec::with_capacity(2);
 
     let end_us = match spec.outcome {
-        Outcome::Answer {
-            ring_us,
-            talk_us,
-            bye_from_callee,
-        } => {
+        Outcome::Answer { ring_us, talk_us, bye_from_callee } => {
             let answer_at = progress_at + ring_us.max(lat);
-            sends.push((
-                answer_at,
-                to_a(respond(200, &to_tagged, cseq, &branch, "INVITE", Some(&answer), &[])),
-            ));
+            sends.push((answer_at, to_a(respond(200, &to_tagged, cseq, &branch, "INVITE", Some(&answer), &[]))));
             let ack_at = answer_at + lat;
             let mut m = Msg::request("ACK", &b_contact_uri);
             m.h("Via", via(a.flavor, a.sip, a.tcp, &a.flavor.branch(rng)));
@@ -605,11 +517,7 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
             sends.push((ack_at, to_b(m.finish(a.flavor, None))));
 
             let bye_at = answer_at + talk_us.max(2 * lat);
-            let callee_start = if spec.early_media {
-                early_start
-            } else {
-                answer_at + 10 * MS
-            };
+            let callee_start = if spec.early_media { early_start } else { answer_at + 10 * MS };
             streams.push(stream(true, callee_start, bye_at, 0));
             streams.push(stream(false, ack_at + 5 * MS, bye_at, spec.dtmf_digits));
 
@@ -668,10 +576,7 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
         }
         Outcome::Reject { code, after_us } => {
             let final_at = progress_at + after_us.max(lat);
-            sends.push((
-                final_at,
-                to_a(respond(code, &to_tagged, cseq, &branch, "INVITE", None, &[])),
-            ));
+            sends.push((final_at, to_a(respond(code, &to_tagged, cseq, &branch, "INVITE", None, &[]))));
             sends.push((final_at + lat, to_b(ack_error(cseq, &branch, &to_tagged))));
             if spec.early_media {
                 streams.push(stream(true, early_start, final_at, 0));
@@ -689,18 +594,9 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
                 .h("CSeq", format!("{cseq} CANCEL"))
                 .opt("User-Agent", a.flavor.user_agent());
             sends.push((cancel_at, to_b(m.finish(a.flavor, None))));
-            sends.push((
-                cancel_at + lat,
-                to_a(respond(200, &to_tagged, cseq, &branch, "CANCEL", None, &[])),
-            ));
-            sends.push((
-                cancel_at + lat + MS,
-                to_a(respond(487, &to_tagged, cseq, &branch, "INVITE", None, &[])),
-            ));
-            sends.push((
-                cancel_at + 2 * lat + MS,
-                to_b(ack_error(cseq, &branch, &to_tagged)),
-            ));
+            sends.push((cancel_at + lat, to_a(respond(200, &to_tagged, cseq, &branch, "CANCEL", None, &[]))));
+            sends.push((cancel_at + lat + MS, to_a(respond(487, &to_tagged, cseq, &branch, "INVITE", None, &[]))));
+            sends.push((cancel_at + 2 * lat + MS, to_b(ack_error(cseq, &branch, &to_tagged))));
             if spec.early_media {
                 streams.push(stream(true, early_start, cancel_at, 0));
             }
@@ -708,11 +604,7 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
         }
     };
 
-    CallScript {
-        sends,
-        streams,
-        end_us,
-    }
+    CallScript { sends, streams, end_us }
 }
 
 /// A SIP client's registration binding, refreshed for the whole run.
@@ -736,11 +628,7 @@ pub(crate) struct Registration {
 }
 
 /// Renders one registration round: REGISTER (401, REGISTER with credentials) 200 OK.
-pub(crate) fn render_register(
-    rng: &mut SmallRng,
-    reg: &mut Registration,
-    lat_us: u64,
-) -> Vec<(u64, SipSend)> {
+pub(crate) fn render_register(rng: &mut SmallRng, reg: &mut Registration, lat_us: u64) -> Vec<(u64, SipSend)> {
     let lat = lat_us.max(MS);
     let server_host = host(reg.server.ip());
     let server_uri = if reg.server.port() == 5060 {
@@ -754,22 +642,8 @@ pub(crate) fn render_register(
     let contact = format!("<sip:{}@{}{}>", reg.account, reg.client, uri_params(reg.tcp));
     let realm = reg.server_flavor.realm(reg.server.ip());
 
-    let up = |bytes| SipSend {
-        src: reg.client,
-        dst: reg.server,
-        tcp: reg.tcp,
-        bytes,
-        messages: 1,
-        call: None,
-    };
-    let down = |bytes| SipSend {
-        src: reg.server,
-        dst: reg.client,
-        tcp: reg.tcp,
-        bytes,
-        messages: 1,
-        call: None,
-    };
+    let up = |bytes| SipSend { src: reg.client, dst: reg.server, tcp: reg.tcp, bytes, messages: 1, call: None };
+    let down = |bytes| SipSend { src: reg.server, dst: reg.client, tcp: reg.tcp, bytes, messages: 1, call: None };
 
     let mut out = Vec::with_capacity(4);
     let mut t = 0;
@@ -783,10 +657,7 @@ pub(crate) fn render_register(
             .h("CSeq", format!("{cseq} REGISTER"))
             .h("Contact", &contact);
         if let Some(n) = nonce {
-            m.h(
-                "Authorization",
-                digest(&reg.account, &realm, n, &server_uri, rng),
-            );
+            m.h("Authorization", digest(&reg.account, &realm, n, &server_uri, rng));
         }
         m.h("Max-Forwards", 70)
             .opt("User-Agent", reg.flavor.user_agent())
@@ -818,10 +689,7 @@ pub(crate) fn render_register(
         let nonce = hex(rng, 32);
         t += lat;
         let challenge = format!("Digest realm=\"{realm}\", nonce=\"{nonce}\", algorithm=MD5");
-        out.push((
-            t,
-            down(response(401, &v, reg.cseq, Some(("WWW-Authenticate", challenge)))),
-        ));
+        out.push((t, down(response(401, &v, reg.cseq, Some(("WWW-Authenticate", challenge))))));
         t += lat;
         reg.nonce = Some(nonce);
     }
@@ -847,20 +715,11 @@ pub(crate) struct KeepAlive {
 }
 
 /// Renders one OPTIONS and its 200 OK.
-pub(crate) fn render_options(
-    rng: &mut SmallRng,
-    ka: &mut KeepAlive,
-    lat_us: u64,
-) -> Vec<(u64, SipSend)> {
+pub(crate) fn render_options(rng: &mut SmallRng, ka: &mut KeepAlive, lat_us: u64) -> Vec<(u64, SipSend)> {
     ka.cseq += 1;
     let peer = host(ka.to.ip());
     let uri = format!("sip:{peer}:{}{}", ka.to.port(), uri_params(ka.tcp));
-    let from = format!(
-        "<sip:{}@{}>;tag={}",
-        ka.user,
-        host(ka.from.ip()),
-        ka.flavor.tag(rng)
-    );
+    let from = format!("<sip:{}@{}>;tag={}", ka.user, host(ka.from.ip()), ka.flavor.tag(rng));
     let to = format!("<sip:{peer}>");
     let call_id = ka.flavor.call_id(rng, ka.from.ip());
     let v = via(ka.flavor, ka.from, ka.tcp, &ka.flavor.branch(rng));
@@ -870,10 +729,7 @@ pub(crate) fn render_options(
         .h("To", &to)
         .h("Call-ID", &call_id)
         .h("CSeq", format!("{} OPTIONS", ka.cseq))
-        .h(
-            "Contact",
-            format!("<sip:{}@{}{}>", ka.user, ka.from, uri_params(ka.tcp)),
-        )
+        .h("Contact", format!("<sip:{}@{}{}>", ka.user, ka.from, uri_params(ka.tcp)))
         .h("Max-Forwards", 70)
         .opt("User-Agent", ka.flavor.user_agent());
     let req = m.finish(ka.flavor, None);
@@ -887,18 +743,8 @@ pub(crate) fn render_options(
         .opt("Allow", ka.peer_flavor.allow())
         .h("Accept", "application/sdp");
     let resp = r.finish(ka.peer_flavor, None);
-    let send = |src, dst, bytes| SipSend {
-        src,
-        dst,
-        tcp: ka.tcp,
-        bytes,
-        messages: 1,
-        call: None,
-    };
-    vec![
-        (0, send(ka.from, ka.to, req)),
-        (lat_us.max(MS), send(ka.to, ka.from, resp)),
-    ]
+    let send = |src, dst, bytes| SipSend { src, dst, tcp: ka.tcp, bytes, messages: 1, call: None };
+    vec![(0, send(ka.from, ka.to, req)), (lat_us.max(MS), send(ka.to, ka.from, resp))]
 }
 
 #[cfg(test)]
@@ -907,14 +753,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn party(flavor: Flavor, sip: &str, user: &str) -> Party {
-        Party {
-            host: 0,
-            flavor,
-            sip: sip.parse().unwrap(),
-            tcp: false,
-            user: user.into(),
-            rtp_port: 10_000,
-        }
+        Party { host: 0, flavor, sip: sip.parse().unwrap(), tcp: false, user: user.into(), rtp_port: 10_000 }
     }
 
     fn goip_call(outcome: Outcome) -> CallSpec {
@@ -941,11 +780,7 @@ mod tests {
     }
 
     fn texts(script: &CallScript) -> Vec<String> {
-        script
-            .sends
-            .iter()
-            .map(|(_, s)| String::from_utf8(s.bytes.clone()).unwrap())
-            .collect()
+        script.sends.iter().map(|(_, s)| String::from_utf8(s.bytes.clone()).unwrap()).collect()
     }
 
     #[test]
@@ -953,11 +788,7 @@ mod tests {
         let mut rng = SmallRng::seed_from_u64(5);
         let s = render_call(
             &mut rng,
-            &goip_call(Outcome::Answer {
-                ring_us: 5_000_000,
-                talk_us: 30_000_000,
-                bye_from_callee: true,
-            }),
+            &goip_call(Outcome::Answer { ring_us: 5_000_000, talk_us: 30_000_000, bye_from_callee: true }),
         );
         let t = texts(&s);
         let firsts: Vec<&str> = t.iter().map(|m| m.lines().next().unwrap()).collect();
@@ -980,10 +811,7 @@ mod tests {
         assert!(t[5].contains(";rport\r\n"));
         for m in &t {
             let (head, body) = m.split_once("\r\n\r\n").unwrap();
-            let cl = head
-                .lines()
-                .find_map(|l| l.strip_prefix("Content-Length:"))
-                .unwrap();
+            let cl = head.lines().find_map(|l| l.strip_prefix("Content-Length:")).unwrap();
             assert_eq!(cl.trim().parse::<usize>().unwrap(), body.len());
         }
         assert_eq!(s.streams.len(), 2);
@@ -994,13 +822,7 @@ mod tests {
     #[test]
     fn busy_goip_says_remote_busy_and_caller_acks_on_the_invite_branch() {
         let mut rng = SmallRng::seed_from_u64(6);
-        let s = render_call(
-            &mut rng,
-            &goip_call(Outcome::Reject {
-                code: 480,
-                after_us: 1_000_000,
-            }),
-        );
+        let s = render_call(&mut rng, &goip_call(Outcome::Reject { code: 480, after_us: 1_000_000 }));
         let t = texts(&s);
         assert!(t[3].starts_with("SIP/2.0 480 Remote Busy\r\n"));
         let branch = |m: &str| {

@@ -85,13 +85,7 @@ fn hand_built_fixture_round_trips() {
     let msg = b"OPTIONS sip:192.0.2.2 SIP/2.0\r\nContent-Length: 0\r\n\r\n";
     out.udp(1, a, b, msg).unwrap();
     out.udp_vlan(2, a, b, msg, 300).unwrap();
-    out.udp_v6(
-        3,
-        "[2001:db8::1]:5060".parse().unwrap(),
-        "[2001:db8::2]:5060".parse().unwrap(),
-        msg,
-    )
-    .unwrap();
+    out.udp_v6(3, "[2001:db8::1]:5060".parse().unwrap(), "[2001:db8::2]:5060".parse().unwrap(), msg).unwrap();
     let big: Vec<u8> = [&b"INVITE sip:x@192.0.2.2 SIP/2.0\r\nContent-Length: 4000\r\n\r\n"[..], &[b'a'; 4000]].concat();
     let n = out
         .udp_fragmented(4, "192.0.2.1:5060".parse().unwrap(), "192.0.2.2:5060".parse().unwrap(), &big, 1500)

@@ -64,10 +64,7 @@ impl Sip {
     }
 
     pub fn status(&self) -> Option<u16> {
-        self.first_line()
-            .strip_prefix("SIP/2.0 ")
-            .and_then(|r| r.get(..3))
-            .and_then(|c| c.parse().ok())
+        self.first_line().strip_prefix("SIP/2.0 ").and_then(|r| r.get(..3)).and_then(|c| c.parse().ok())
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -86,9 +83,7 @@ impl Sip {
     }
 
     pub fn cseq_method(&self) -> &str {
-        self.header("CSeq")
-            .and_then(|c| c.split_whitespace().nth(1))
-            .unwrap_or("")
+        self.header("CSeq").and_then(|c| c.split_whitespace().nth(1)).unwrap_or("")
     }
 
     /// The user part of a URI header value or request URI.
@@ -222,23 +217,14 @@ pub fn decode(pcap: &[u8]) -> Decoded {
                 let mut t = [0u8; 16];
                 s.copy_from_slice(&ip[8..24]);
                 t.copy_from_slice(&ip[24..40]);
-                (
-                    IpAddr::V6(Ipv6Addr::from(s)),
-                    IpAddr::V6(Ipv6Addr::from(t)),
-                    ip[6],
-                    &ip[40..40 + plen],
-                )
+                (IpAddr::V6(Ipv6Addr::from(s)), IpAddr::V6(Ipv6Addr::from(t)), ip[6], &ip[40..40 + plen])
             }
             other => panic!("frame {n}: unexpected EtherType {other:#06x}"),
         };
         match proto {
             17 => d.udp.push(udp(n, ts, src, dst, l4, 1)),
             6 => {
-                assert_eq!(
-                    folded(ones(l4, pseudo(src, dst, 6, l4.len()))),
-                    0xffff,
-                    "frame {n}: TCP checksum"
-                );
+                assert_eq!(folded(ones(l4, pseudo(src, dst, 6, l4.len()))), 0xffff, "frame {n}: TCP checksum");
                 let hl = usize::from(l4[12] >> 4) * 4;
                 d.tcp.push(Segment {
                     ts,
@@ -261,11 +247,7 @@ fn udp(n: u64, ts: u64, src: IpAddr, dst: IpAddr, l4: &[u8], fragments: usize) -
     assert!(l4.len() >= 8, "frame {n}: short UDP");
     assert_eq!(usize::from(be16(l4, 4)), l4.len(), "frame {n}: UDP length");
     if be16(l4, 6) != 0 || src.is_ipv6() {
-        assert_eq!(
-            folded(ones(l4, pseudo(src, dst, 17, l4.len()))),
-            0xffff,
-            "frame {n}: UDP checksum"
-        );
+        assert_eq!(folded(ones(l4, pseudo(src, dst, 17, l4.len()))), 0xffff, "frame {n}: UDP checksum");
     }
     Datagram {
         ts,
@@ -276,9 +258,8 @@ fn udp(n: u64, ts: u64, src: IpAddr, dst: IpAddr, l4: &[u8], fragments: usize) -
     }
 }
 
-const METHODS: [&str; 9] = [
-    "INVITE ", "ACK ", "BYE ", "CANCEL ", "OPTIONS ", "REGISTER ", "INFO ", "NOTIFY ", "SIP/2.0 ",
-];
+const METHODS: [&str; 9] =
+    ["INVITE ", "ACK ", "BYE ", "CANCEL ", "OPTIONS ", "REGISTER ", "INFO ", "NOTIFY ", "SIP/2.0 "];
 
 pub fn looks_like_sip(b: &[u8]) -> bool {
     METHODS.iter().any(|m| b.starts_with(m.as_bytes()))
@@ -330,13 +311,7 @@ pub fn sip_messages(d: &Decoded) -> (Vec<Sip>, TcpReport) {
             let (m, used) = frame_sip(&u.payload);
             assert_eq!(m.len(), 1, "one SIP message per UDP datagram");
             assert_eq!(used, u.payload.len(), "UDP SIP Content-Length matches body");
-            msgs.push(Sip {
-                ts: u.ts,
-                src: u.src,
-                dst: u.dst,
-                tcp: false,
-                text: m.into_iter().next().unwrap(),
-            });
+            msgs.push(Sip { ts: u.ts, src: u.src, dst: u.dst, tcp: false, text: m.into_iter().next().unwrap() });
         }
     }
     let mut report = TcpReport::default();
@@ -359,12 +334,7 @@ pub fn sip_messages(d: &Decoded) -> (Vec<Sip>, TcpReport) {
             }
             dirs.insert(
                 key,
-                Dir {
-                    next: s.seq.wrapping_add(1),
-                    isn: s.seq.wrapping_add(1),
-                    sent: Vec::new(),
-                    pending: Vec::new(),
-                },
+                Dir { next: s.seq.wrapping_add(1), isn: s.seq.wrapping_add(1), sent: Vec::new(), pending: Vec::new() },
             );
             continue;
         }
@@ -394,13 +364,7 @@ pub fn sip_messages(d: &Decoded) -> (Vec<Sip>, TcpReport) {
             report.coalesced_segments += 1;
         }
         for text in m {
-            msgs.push(Sip {
-                ts: s.ts,
-                src: s.src,
-                dst: s.dst,
-                tcp: true,
-                text,
-            });
+            msgs.push(Sip { ts: s.ts, src: s.src, dst: s.dst, tcp: true, text });
         }
         dir.pending.drain(..used);
     }
@@ -422,13 +386,7 @@ impl Case {
         let (pcap, truth) = generate(cfg).expect("generate");
         let decoded = decode(&pcap);
         let (sip, tcp) = sip_messages(&decoded);
-        Case {
-            pcap,
-            truth,
-            decoded,
-            sip,
-            tcp,
-        }
+        Case { pcap, truth, decoded, sip, tcp }
     }
 
     /// SIP messages sent from this IP address.

@@ -113,10 +113,7 @@ fn target_packets_without_rtp_still_terminates() {
 
 #[test]
 fn duration_bounds_the_capture() {
-    let cfg = SimConfig {
-        duration: Duration::from_secs(20),
-        ..SimConfig::default()
-    };
+    let cfg = SimConfig { duration: Duration::from_secs(20), ..SimConfig::default() };
     let (_, truth) = generate(&cfg).unwrap();
     assert!(truth.duration_s <= 20.0);
     assert!(truth.duration_s > 15.0);
