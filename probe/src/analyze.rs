@@ -7,11 +7,12 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-use duanka_shared::report::{AnalysisReport, FileSummary, SipSummary, REPORT_SCHEMA_VERSION};
+use duanka_shared::report::{AnalysisReport, FileSummary, SipSummary, Verdict, REPORT_SCHEMA_VERSION};
 
 use crate::anomaly::{Anomaly, Class, Counters};
 use crate::capture::file::ReadOutcome;
 use crate::capture::{Frame, Micros};
+use crate::detect::score::assess;
 use crate::detect::{gateway_report, SignatureDb};
 use crate::dissect::layers::{self, IpPacket, Transport};
 use crate::dissect::sip;
@@ -34,6 +35,8 @@ struct SipSide<'db> {
     invalid: BTreeMap<&'static str, u64>,
     methods: BTreeMap<String, u64>,
     counters: Counters,
+    /// Capture time of the latest SIP message.
+    last_ts: Micros,
 }
 
 impl SipSide<'_> {
@@ -48,6 +51,7 @@ impl SipSide<'_> {
             }
         };
         self.summary.messages += 1;
+        self.last_ts = self.last_ts.max(meta.ts);
         self.summary.over_tcp += u64::from(over_tcp);
         if let Some(m) = msg.method() {
             self.summary.requests += 1;
@@ -63,10 +67,27 @@ impl SipSide<'_> {
         }
         let session = msg.sdp().and_then(Result::ok);
         self.tracker.message(&msg, meta, &mut self.counters);
+        let mut new_evidence = false;
         if let Some(host) = self.tracker.host_mut(meta.src.ip()) {
             self.db.scan(&msg, session.as_ref(), |sig, observed| {
-                host.record(EvidenceSource::Signature(sig), observed, meta.frame);
+                new_evidence |= host.record(EvidenceSource::Signature(sig), observed, meta.frame);
             });
+        }
+        let mut changed = self.tracker.take_changed();
+        if new_evidence {
+            changed.push(meta.src.ip());
+        }
+        self.detect(&changed, meta.ts);
+    }
+
+    /// Online detection: re-score addresses whose evidence or behaviour just
+    /// changed and note when one first reaches the SIM-box threshold.
+    fn detect(&mut self, addrs: &[IpAddr], now: Micros) {
+        for addr in addrs {
+            let Some(host) = self.tracker.host_mut(*addr) else { continue };
+            if host.detected_at.is_none() && assess(host, self.db, &[]).verdict == Verdict::Simbox {
+                host.detected_at = Some(now);
+            }
         }
     }
 }
@@ -94,11 +115,12 @@ impl<'db> Analyzer<'db> {
             streams: tcp::Reassembler::new(),
             sip: SipSide {
                 db,
-                tracker: SipTracker::new(),
+                tracker: SipTracker::new(db.numbering.clone()),
                 summary: SipSummary::default(),
                 invalid: BTreeMap::new(),
                 methods: BTreeMap::new(),
                 counters: Counters::default(),
+                last_ts: 0,
             },
             packets: 0,
             bytes: 0,
@@ -149,6 +171,8 @@ impl<'db> Analyzer<'db> {
         self.frags.expire(now, &mut self.counters);
         self.streams.expire(now);
         self.sip.tracker.expire(now, &mut self.sip.counters);
+        let changed = self.sip.tracker.take_changed();
+        self.sip.detect(&changed, now);
     }
 
     fn ip(&mut self, ts: Micros, fref: FrameRef, ip: &IpPacket<'_>) {
@@ -166,7 +190,12 @@ impl<'db> Analyzer<'db> {
         match layers::decode_transport(protocol, payload) {
             Ok(Transport::Udp { src_port, dst_port, payload }) => {
                 if sip::looks_like_sip(payload) {
-                    let meta = MessageMeta { ts, src: SocketAddr::new(src, src_port), dst: SocketAddr::new(dst, dst_port), frame };
+                    let meta = MessageMeta {
+                        ts,
+                        src: SocketAddr::new(src, src_port),
+                        dst: SocketAddr::new(dst, dst_port),
+                        frame,
+                    };
                     self.sip.message(payload, &meta, false);
                 } else if (SIP_UDP_PORTS.contains(&dst_port) || SIP_UDP_PORTS.contains(&src_port))
                     && !payload.iter().all(|b| matches!(b, b'\r' | b'\n' | 0))
@@ -177,7 +206,10 @@ impl<'db> Analyzer<'db> {
                 }
             }
             Ok(Transport::Tcp(seg)) => {
-                let key = tcp::FlowKey { src: SocketAddr::new(src, seg.src_port()), dst: SocketAddr::new(dst, seg.dst_port()) };
+                let key = tcp::FlowKey {
+                    src: SocketAddr::new(src, seg.src_port()),
+                    dst: SocketAddr::new(dst, seg.dst_port()),
+                };
                 let meta = MessageMeta { ts, src: key.src, dst: key.dst, frame };
                 let sip = &mut self.sip;
                 self.streams.segment(ts, key, &seg, &mut self.counters, |msg| sip.message(msg, &meta, true));
@@ -199,7 +231,13 @@ impl<'db> Analyzer<'db> {
         for _ in 0..frags.len() {
             counters.add(Anomaly::FragmentIncomplete);
         }
-        let SipSide { db, tracker, mut summary, invalid, methods, counters: sip_counters } = sip;
+        let mut sip = sip;
+        // Calls still open at the end of the input count as ended there.
+        sip.tracker.finish_all();
+        let changed = sip.tracker.take_changed();
+        let end = sip.last_ts;
+        sip.detect(&changed, end);
+        let SipSide { db, tracker, mut summary, invalid, methods, counters: sip_counters, .. } = sip;
         let totals = tracker.totals;
         summary.registrations = totals.registrations;
         summary.calls = totals.calls;

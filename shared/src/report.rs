@@ -120,8 +120,42 @@ pub struct GatewayReport {
     pub first_seen: Option<String>,
     /// Last SIP message time, RFC 3339 (capture time).
     pub last_seen: Option<String>,
+    /// Capture time its score first reached the SIM-box threshold, RFC 3339
+    /// (online detection: as the capture played); null if it never did.
+    pub detected_at: Option<String>,
+    /// Capture time of its first call (INVITE sent or received), RFC 3339.
+    pub first_call_at: Option<String>,
+    /// Seconds from its first call to its detection.
+    pub detection_latency_s: Option<f64>,
+    /// Its call behaviour in figures.
+    pub behaviour: BehaviourSummary,
     /// The evidence, strongest first.
     pub evidence: Vec<Evidence>,
+}
+
+/// An address's call behaviour in figures (calls it received, unless named otherwise).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BehaviourSummary {
+    /// Ended calls it received.
+    pub calls_terminated: u64,
+    /// Ended calls it placed.
+    pub calls_originated: u64,
+    /// Answered share of received calls.
+    pub answer_ratio: Option<f64>,
+    /// Median talk time of answered received calls, seconds.
+    pub median_talk_s: Option<f64>,
+    /// Mean talk time of answered received calls, seconds.
+    pub mean_talk_s: Option<f64>,
+    /// Distinct numbers dialled through it, per received call.
+    pub distinct_callees_per_call: Option<f64>,
+    /// Share of dialled numbers that are domestic mobiles.
+    pub domestic_mobile_share: Option<f64>,
+    /// Share of received calls from outside the home networks (when configured).
+    pub foreign_peer_share: Option<f64>,
+    /// Most calls in progress at once.
+    pub peak_concurrent_calls: u32,
+    /// Mean registration refresh interval, seconds.
+    pub mean_refresh_s: Option<f64>,
 }
 
 /// One input file's outcome.

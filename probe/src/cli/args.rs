@@ -36,6 +36,40 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// List the signature database (or check a replacement file).
     Signatures(SignaturesArgs),
+    /// Measure detection against labelled captures (precision, recall, F1, latency).
+    ///
+    /// The labels file is JSON with a `gateways` array of hosts, each with an
+    /// `address`, a `label` (`simbox` or `clean`) and a `kind` (or `role`):
+    /// what `duanka-sim generate --truth FILE` writes. An address counts as
+    /// detected when its verdict is `simbox`. Exit status: 0 success, 1 input
+    /// error, 2 usage error, 3 below --min-precision or --min-recall.
+    Eval(EvalArgs),
+}
+
+/// Arguments of `eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The labels (ground truth) file.
+    #[arg(long, value_name = "FILE")]
+    pub labels: PathBuf,
+    /// The labelled captures.
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub files: Vec<PathBuf>,
+    /// Write JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Use this signature database (TOML) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub signatures: Option<PathBuf>,
+    /// Exit 3 when overall precision is below this.
+    #[arg(long, value_name = "P")]
+    pub min_precision: Option<f64>,
+    /// Exit 3 when overall recall is below this.
+    #[arg(long, value_name = "R")]
+    pub min_recall: Option<f64>,
+    /// Never draw the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// Arguments of `analyze`.

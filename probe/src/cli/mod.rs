@@ -3,6 +3,7 @@
 //! (unreadable capture or signature file), 2 usage error.
 
 mod args;
+mod eval;
 mod output;
 
 use std::io::{IsTerminal, Write};
@@ -14,7 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::analyze::Analyzer;
 use crate::capture::file::CaptureFile;
 use crate::detect::SignatureDb;
-pub use args::{AnalyzeArgs, Cli, Command, SignaturesArgs};
+pub use args::{AnalyzeArgs, Cli, Command, EvalArgs, SignaturesArgs};
+use duanka_shared::report::AnalysisReport;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -22,6 +24,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_INPUT: u8 = 1;
 /// Exit code: the command line was wrong.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code: `eval` measured less than the required precision or recall.
+pub const EXIT_TARGET: u8 = 3;
 
 /// Inputs at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 32 * 1024 * 1024;
@@ -41,6 +45,7 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Analyze(a) => analyze(a),
         Command::Signatures(s) => signatures(s),
+        Command::Eval(e) => eval(e),
     };
     ExitCode::from(code)
 }
@@ -52,8 +57,10 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 1) => "info",
         (false, _) => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DUANKA_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DUANKA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
 fn load_db(path: Option<&std::path::Path>) -> Result<SignatureDb, u8> {
@@ -66,15 +73,12 @@ fn load_db(path: Option<&std::path::Path>) -> Result<SignatureDb, u8> {
     }
 }
 
-fn analyze(args: AnalyzeArgs) -> u8 {
-    let db = match load_db(args.signatures.as_deref()) {
-        Ok(db) => db,
-        Err(code) => return code,
-    };
-    let mut analyzer = Analyzer::new(&db);
+/// Read every file through one pipeline; returns the report and whether any
+/// input could not be read (each such error was printed, naming the file).
+fn run_analysis(files: &[std::path::PathBuf], db: &SignatureDb, no_progress: bool) -> (AnalysisReport, bool) {
+    let mut analyzer = Analyzer::new(db);
     let mut failed = false;
-    let opened: Vec<_> = args
-        .files
+    let opened: Vec<_> = files
         .iter()
         .filter_map(|p| match CaptureFile::open(p) {
             Ok(f) => Some(f),
@@ -86,11 +90,13 @@ fn analyze(args: AnalyzeArgs) -> u8 {
         })
         .collect();
     let total: u64 = opened.iter().map(CaptureFile::len).sum();
-    let bar = (!args.no_progress && std::io::stderr().is_terminal() && total >= PROGRESS_MIN_BYTES).then(|| {
+    let bar = (!no_progress && std::io::stderr().is_terminal() && total >= PROGRESS_MIN_BYTES).then(|| {
         let bar = ProgressBar::new(total);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar
     });
@@ -111,10 +117,9 @@ fn analyze(args: AnalyzeArgs) -> u8 {
         match outcome {
             Ok(outcome) => {
                 if let Some(w) = &outcome.warning {
-                    if let Some(b) = &bar {
-                        b.suspend(|| tracing::warn!("{w}"));
-                    } else {
-                        tracing::warn!("{w}");
+                    match &bar {
+                        Some(b) => b.suspend(|| tracing::warn!("{w}")),
+                        None => tracing::warn!("{w}"),
                     }
                 }
                 analyzer.end_file(&outcome);
@@ -128,24 +133,73 @@ fn analyze(args: AnalyzeArgs) -> u8 {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let report = analyzer.report();
+    (analyzer.report(), failed)
+}
+
+/// Write to stdout; a closed pipe (`| head`) is not an error.
+fn emit(write: impl FnOnce(&mut std::io::StdoutLock<'static>) -> std::io::Result<()>) -> Result<(), u8> {
     let mut out = std::io::stdout().lock();
-    let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from).and_then(|()| writeln!(out))
-    } else {
-        output::write_table(&mut out, &report, args.all, args.evidence)
+    match write(&mut out) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("error: writing the output: {e}");
+            Err(EXIT_INPUT)
+        }
+        _ => Ok(()),
+    }
+}
+
+fn write_json(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;
+    writeln!(out)
+}
+
+fn analyze(args: AnalyzeArgs) -> u8 {
+    let db = match load_db(args.signatures.as_deref()) {
+        Ok(db) => db,
+        Err(code) => return code,
     };
-    if let Err(e) = written {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: writing the report: {e}");
+    let (report, failed) = run_analysis(&args.files, &db, args.no_progress);
+    let written = emit(|out| {
+        if args.json {
+            write_json(out, &report)
+        } else {
+            output::write_table(out, &report, args.all, args.evidence)
+        }
+    });
+    match written {
+        Err(code) => code,
+        Ok(()) if failed => EXIT_INPUT,
+        Ok(()) => EXIT_OK,
+    }
+}
+
+fn eval(args: EvalArgs) -> u8 {
+    let db = match load_db(args.signatures.as_deref()) {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let labels = match eval::Labels::load(&args.labels) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
             return EXIT_INPUT;
         }
-    }
+    };
+    let (report, failed) = run_analysis(&args.files, &db, args.no_progress);
     if failed {
-        EXIT_INPUT
-    } else {
-        EXIT_OK
+        return EXIT_INPUT;
     }
+    let result = eval::evaluate(&labels, &report);
+    if let Err(code) = emit(|out| if args.json { write_json(out, &result) } else { eval::write_table(out, &result) }) {
+        return code;
+    }
+    let short = args.min_precision.is_some_and(|p| result.overall.precision.unwrap_or(0.0) < p)
+        || args.min_recall.is_some_and(|r| result.overall.recall.unwrap_or(0.0) < r);
+    if short {
+        eprintln!("error: detection quality below the required figures");
+        return EXIT_TARGET;
+    }
+    EXIT_OK
 }
 
 fn signatures(args: SignaturesArgs) -> u8 {
@@ -153,32 +207,27 @@ fn signatures(args: SignaturesArgs) -> u8 {
         Ok(db) => db,
         Err(code) => return code,
     };
-    let mut out = std::io::stdout().lock();
-    let written = if args.json {
-        let list: Vec<_> = db
-            .signatures
-            .iter()
-            .map(|s| {
-                serde_json::json!({
-                    "id": s.id, "vendor": s.vendor, "group": s.group, "weight": s.weight,
-                    "field": s.field, "rule": s.rule_text, "description": s.description,
-                })
+    let list: Vec<_> = db
+        .signatures
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "id": s.id, "vendor": s.vendor, "group": s.group, "weight": s.weight,
+                "field": s.field, "rule": s.rule_text, "description": s.description,
             })
-            .collect();
-        let doc = serde_json::json!({
-            "version": db.version,
-            "verdict": { "simbox": db.thresholds.simbox, "suspect": db.thresholds.suspect },
-            "signatures": list,
-        });
-        serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::from).and_then(|()| writeln!(out))
-    } else {
-        output::write_signatures(&mut out, &db)
-    };
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "version": db.version,
+        "verdict": { "simbox": db.thresholds.simbox, "suspect": db.thresholds.suspect },
+        "signatures": list,
+        "features": db.features.iter().map(|f| serde_json::json!({
+            "id": f.kind.id(), "weight": f.weight, "threshold": f.threshold, "group": f.group, "description": f.description,
+        })).collect::<Vec<_>>(),
+    });
+    let written = emit(|out| if args.json { write_json(out, &doc) } else { output::write_signatures(out, &db) });
     match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            eprintln!("error: {e}");
-            EXIT_INPUT
-        }
-        _ => EXIT_OK,
+        Err(code) => code,
+        Ok(()) => EXIT_OK,
     }
 }

@@ -77,7 +77,12 @@ pub fn write_table(out: &mut impl Write, r: &AnalysisReport, all: bool, evidence
         r.sip.calls_answered,
         r.sip.registrations
     )?;
-    writeln!(out, "Verdicts: {simbox} simbox, {suspect} suspect, {} clean (signatures {})", r.gateways.len() - simbox - suspect, r.signatures_version)?;
+    writeln!(
+        out,
+        "Verdicts: {simbox} simbox, {suspect} suspect, {} clean (signatures {})",
+        r.gateways.len() - simbox - suspect,
+        r.signatures_version
+    )?;
     if !r.decode_errors.is_empty() {
         let parts: Vec<String> = r.decode_errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
         writeln!(out, "Decode errors: {}", parts.join(", "))?;

@@ -1,10 +1,15 @@
-//! From an address's tracked state and evidence to its reported verdict.
+//! From an address's tracked state and evidence to its score and verdict.
+//!
+//! One function, [`assess`], turns signature matches and behaviour features
+//! into scored evidence; it serves both the online check while a capture
+//! plays (to time the detection) and the final report.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, UNIX_EPOCH};
 
-use duanka_shared::report::{Evidence, EvidenceKind, GatewayReport, Verdict};
+use duanka_shared::report::{BehaviourSummary, Evidence, EvidenceKind, GatewayReport, Verdict};
 
+use super::features;
 use super::signatures::{SignatureDb, Thresholds};
 use crate::capture::Micros;
 use crate::track::host::{EvidenceSource, Host};
@@ -25,15 +30,23 @@ pub fn rfc3339(ts: Micros) -> String {
     humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(ts)).to_string()
 }
 
-fn sorted_text<'a>(items: impl Iterator<Item = &'a Box<[u8]>>) -> Vec<String> {
-    let mut v: Vec<String> = items.map(|b| String::from_utf8_lossy(b).into_owned()).collect();
-    v.sort_unstable();
-    v
+/// An address's scored evidence.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    /// Sum of the counted weights.
+    pub score: f64,
+    /// The verdict for that score.
+    pub verdict: Verdict,
+    /// Vendor with the most counted weight, once the address is not clean.
+    pub vendor: Option<String>,
+    /// Every item, strongest first.
+    pub evidence: Vec<Evidence>,
 }
 
-/// Build the report entry for one address. `files` names the inputs by index.
-pub fn gateway_report(host: &Host, db: &SignatureDb, files: &[String]) -> GatewayReport {
-    let mut evidence: Vec<(Evidence, String)> = host
+/// Score one address. `files` names the inputs by index (for frame references).
+pub fn assess(host: &Host, db: &SignatureDb, files: &[String]) -> Assessment {
+    let file = |i: u32| files.get(i as usize).cloned();
+    let mut items: Vec<(Evidence, &str)> = host
         .evidence
         .iter()
         .filter_map(|acc| {
@@ -50,38 +63,99 @@ pub fn gateway_report(host: &Host, db: &SignatureDb, files: &[String]) -> Gatewa
                 counted: false,
                 occurrences: acc.occurrences,
                 frames: acc.frames.clone(),
-                file: files.get(acc.file as usize).cloned(),
+                file: file(acc.file),
             };
-            Some((item, sig.group.clone()))
+            Some((item, sig.group.as_str()))
         })
         .collect();
-    evidence.sort_by(|a, b| b.0.weight.total_cmp(&a.0.weight).then_with(|| a.0.id.cmp(&b.0.id)));
+    let call_file = host.call_frames.first().map(|f| f.file);
+    let call_frames: Vec<u64> =
+        host.call_frames.iter().filter(|f| Some(f.file) == call_file).map(|f| f.number).collect();
+    for hit in features::evaluate(&db.features, &db.numbering, host) {
+        let f = &db.features[hit.index];
+        let item = Evidence {
+            kind: EvidenceKind::Feature,
+            id: f.kind.id().to_string(),
+            weight: f.weight,
+            detail: f.description.clone(),
+            observed: hit.observed,
+            threshold: hit.rule,
+            vendor: None,
+            counted: false,
+            occurrences: host.behaviour.terminated.calls,
+            frames: call_frames.clone(),
+            file: call_file.and_then(file),
+        };
+        items.push((item, f.group.as_str()));
+    }
+    items.sort_by(|a, b| b.0.weight.total_cmp(&a.0.weight).then_with(|| a.0.id.cmp(&b.0.id)));
     let mut groups = HashSet::new();
     let mut score = 0.0;
-    let mut by_vendor: BTreeMap<String, f64> = BTreeMap::new();
-    for (e, group) in &mut evidence {
-        if groups.insert(group.clone()) {
+    let mut by_vendor: BTreeMap<&str, f64> = BTreeMap::new();
+    for (e, group) in &mut items {
+        if groups.insert(*group) {
             e.counted = true;
             score += e.weight;
             if let Some(v) = &e.vendor {
-                *by_vendor.entry(v.clone()).or_default() += e.weight;
+                *by_vendor.entry(v.as_str()).or_default() += e.weight;
             }
         }
     }
+    let score = (score * 1000.0).round() / 1000.0;
     let verdict = verdict(score, &db.thresholds);
-    // The vendor guess only means something once the address is suspect.
-    let vendor = (verdict != Verdict::Clean)
-        .then(|| by_vendor.into_iter().max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0))).map(|(v, _)| v))
-        .flatten();
+    // A vendor guess only means something once the address is not clean.
+    let vendor = if verdict == Verdict::Clean {
+        None
+    } else {
+        by_vendor.into_iter().max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(a.0))).map(|(v, _)| v.to_string())
+    };
+    Assessment { score, verdict, vendor, evidence: items.into_iter().map(|(e, _)| e).collect() }
+}
+
+fn sorted_text<'a>(items: impl Iterator<Item = &'a Box<[u8]>>) -> Vec<String> {
+    let mut v: Vec<String> = items.map(|b| String::from_utf8_lossy(b).into_owned()).collect();
+    v.sort_unstable();
+    v
+}
+
+fn ratio(n: u64, d: u64) -> Option<f64> {
+    (d > 0).then(|| ((n as f64 / d as f64) * 1000.0).round() / 1000.0)
+}
+
+fn behaviour_summary(host: &Host) -> BehaviourSummary {
+    let b = &host.behaviour;
+    let t = &b.terminated;
+    let round = |v: f64| (v * 10.0).round() / 10.0;
+    BehaviourSummary {
+        calls_terminated: t.calls,
+        calls_originated: b.originated,
+        answer_ratio: ratio(t.answered, t.calls),
+        median_talk_s: t.median_talk_s().map(round),
+        mean_talk_s: t.mean_talk_s().map(round),
+        distinct_callees_per_call: ratio(t.distinct_callees().min(t.calls), t.calls),
+        domestic_mobile_share: ratio(t.domestic_mobile, t.calls),
+        foreign_peer_share: ratio(t.from_foreign, t.peer_known),
+        peak_concurrent_calls: b.peak_active,
+        mean_refresh_s: b.mean_refresh_s().map(round),
+    }
+}
+
+/// Build the report entry for one address. `files` names the inputs by index.
+pub fn gateway_report(host: &Host, db: &SignatureDb, files: &[String]) -> GatewayReport {
+    let a = assess(host, db, files);
     let mut sip_ports: Vec<u16> = host.sip_ports.iter().copied().collect();
     sip_ports.sort_unstable();
     let mut register_expires: Vec<u32> = host.register_expires.iter().copied().collect();
     register_expires.sort_unstable();
+    let latency = match (host.first_call_ts, host.detected_at) {
+        (Some(first), Some(det)) => Some(det.saturating_sub(first) as f64 / 1e6),
+        _ => None,
+    };
     GatewayReport {
         address: host.addr.to_string(),
-        verdict,
-        score: (score * 1000.0).round() / 1000.0,
-        vendor,
+        verdict: a.verdict,
+        score: a.score,
+        vendor: a.vendor,
         accounts: sorted_text(host.accounts.iter()),
         calls: host.calls_in + host.calls_out,
         calls_in: host.calls_in,
@@ -96,7 +170,11 @@ pub fn gateway_report(host: &Host, db: &SignatureDb, files: &[String]) -> Gatewa
         sip_ports,
         first_seen: Some(rfc3339(host.first_ts)),
         last_seen: Some(rfc3339(host.last_ts)),
-        evidence: evidence.into_iter().map(|(e, _)| e).collect(),
+        detected_at: host.detected_at.map(rfc3339),
+        first_call_at: host.first_call_ts.map(rfc3339),
+        detection_latency_s: latency,
+        behaviour: behaviour_summary(host),
+        evidence: a.evidence,
     }
 }
 

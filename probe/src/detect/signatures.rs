@@ -13,6 +13,7 @@ use std::path::Path;
 use regex::bytes::{Regex, RegexBuilder};
 use serde::Deserialize;
 
+use super::features::{Feature, FeatureRepr, Numbering, NumberingRepr};
 use crate::dissect::{sdp, sip};
 
 /// The database compiled into the binary.
@@ -48,6 +49,9 @@ struct FileRepr {
     verdict: Thresholds,
     #[serde(default, rename = "signature")]
     signatures: Vec<SignatureRepr>,
+    behaviour: Option<NumberingRepr>,
+    #[serde(default, rename = "feature")]
+    features: Vec<FeatureRepr>,
 }
 
 /// Score thresholds for the verdicts.
@@ -134,6 +138,10 @@ pub struct SignatureDb {
     pub thresholds: Thresholds,
     /// The signatures in file order.
     pub signatures: Vec<Signature>,
+    /// How numbers and peers are classified for behaviour features.
+    pub numbering: Numbering,
+    /// The behaviour features in file order.
+    pub features: Vec<Feature>,
 }
 
 impl SignatureDb {
@@ -187,7 +195,19 @@ impl SignatureDb {
                 rule,
             });
         }
-        Ok(SignatureDb { version: repr.version, thresholds: t, signatures })
+        let numbering = match repr.behaviour {
+            Some(b) => b.compile().map_err(err)?,
+            None => Numbering::default(),
+        };
+        let mut features = Vec::with_capacity(repr.features.len());
+        for f in repr.features {
+            let f = f.compile().map_err(err)?;
+            if !ids.insert(f.kind.id().to_string()) {
+                return Err(err(format!("feature {:?}: duplicate id", f.kind.id())));
+            }
+            features.push(f);
+        }
+        Ok(SignatureDb { version: repr.version, thresholds: t, signatures, numbering, features })
     }
 
     /// Run every signature over one message from its sender; `hit` gets the
@@ -235,7 +255,9 @@ impl SignatureDb {
                     }
                 }
                 Rule::Header(name, re) => {
-                    if let Some(h) = msg.headers_named(name.as_bytes()).find(|h| re.as_ref().is_none_or(|re| re.is_match(h.value))) {
+                    if let Some(h) =
+                        msg.headers_named(name.as_bytes()).find(|h| re.as_ref().is_none_or(|re| re.is_match(h.value)))
+                    {
                         hit(i, h.value);
                     }
                 }
@@ -297,10 +319,8 @@ fn codec_list(s: &sdp::Session<'_>) -> Vec<u8> {
 fn compile_rule(s: &SignatureRepr) -> Result<(Rule, String), String> {
     let pattern = || -> Result<(Regex, String), String> {
         let p = s.pattern.as_deref().ok_or_else(|| format!("field = {:?} needs `pattern`", s.field))?;
-        let re = RegexBuilder::new(p)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map_err(|e| format!("bad pattern {p:?}: {e}"))?;
+        let re =
+            RegexBuilder::new(p).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| format!("bad pattern {p:?}: {e}"))?;
         Ok((re, p.to_string()))
     };
     let unexpected = |key: &str, present: bool| {
@@ -386,7 +406,10 @@ mod tests {
         let db = SignatureDb::builtin();
         assert!(db.signatures.len() >= 15);
         assert!(db.thresholds.suspect < db.thresholds.simbox);
-        assert!(db.signatures.iter().any(|s| s.id == "libosip2.sdp_origin.userx" && s.weight < 1.0), "the libosip2 template is weak alone");
+        assert!(
+            db.signatures.iter().any(|s| s.id == "libosip2.sdp_origin.userx" && s.weight < 1.0),
+            "the libosip2 template is weak alone"
+        );
     }
 
     #[test]

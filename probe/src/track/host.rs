@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::hash::Hash;
 use std::net::IpAddr;
 
+use super::behaviour::Behaviour;
 use crate::anomaly::{Anomaly, Counters};
 use crate::capture::Micros;
 
@@ -157,6 +158,14 @@ pub struct Host {
     pub requests_received: u64,
     /// Evidence so far.
     pub evidence: Vec<EvidenceAcc>,
+    /// Call behaviour so far.
+    pub behaviour: Behaviour,
+    /// First call (INVITE sent or received).
+    pub first_call_ts: Option<Micros>,
+    /// INVITE frames of the first calls it received, for feature evidence.
+    pub call_frames: Vec<FrameRef>,
+    /// When its score first reached the SIM-box threshold (online detection).
+    pub detected_at: Option<Micros>,
 }
 
 impl Host {
@@ -178,6 +187,10 @@ impl Host {
             requests_sent: 0,
             requests_received: 0,
             evidence: Vec::new(),
+            behaviour: Behaviour::default(),
+            first_call_ts: None,
+            call_frames: Vec::new(),
+            detected_at: None,
         }
     }
 
@@ -187,14 +200,15 @@ impl Host {
         self.last_ts = self.last_ts.max(ts);
     }
 
-    /// Record one piece of evidence seen in the message at `frame`.
-    pub fn record(&mut self, source: EvidenceSource, observed: &[u8], frame: FrameRef) {
+    /// Record one piece of evidence seen in the message at `frame`; true when
+    /// this source of evidence is new for the address.
+    pub fn record(&mut self, source: EvidenceSource, observed: &[u8], frame: FrameRef) -> bool {
         if let Some(e) = self.evidence.iter_mut().find(|e| e.source == source) {
             e.occurrences += 1;
             if e.file == frame.file && e.frames.len() < MAX_EVIDENCE_FRAMES && e.frames.last() != Some(&frame.number) {
                 e.frames.push(frame.number);
             }
-            return;
+            return false;
         }
         self.evidence.push(EvidenceAcc {
             source,
@@ -203,11 +217,15 @@ impl Host {
             file: frame.file,
             frames: vec![frame.number],
         });
+        true
     }
 
     /// True when any of its lists hit a cap.
     pub fn any_list_overflowed(&self) -> bool {
-        self.accounts.overflowed || self.user_agents.overflowed || self.sip_ports.overflowed || self.register_expires.overflowed
+        self.accounts.overflowed
+            || self.user_agents.overflowed
+            || self.sip_ports.overflowed
+            || self.register_expires.overflowed
     }
 
     /// Fold in what an earlier (retired) record of the same address knew.
@@ -225,6 +243,18 @@ impl Host {
         self.options_sent += older.options_sent;
         self.requests_sent += older.requests_sent;
         self.requests_received += older.requests_received;
+        self.behaviour.merge(&older.behaviour);
+        self.first_call_ts = match (self.first_call_ts, older.first_call_ts) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if !older.call_frames.is_empty() {
+            self.call_frames = older.call_frames;
+        }
+        self.detected_at = match (self.detected_at, older.detected_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         for old in older.evidence {
             match self.evidence.iter_mut().find(|e| e.source == old.source) {
                 // The older record saw it first: its value and frames lead.

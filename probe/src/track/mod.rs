@@ -2,7 +2,9 @@
 //! addresses behind them. Time is capture time; every table is bounded in
 //! size and forgets idle entries.
 
+pub mod behaviour;
 pub mod host;
 pub mod ipfrag;
+pub mod rtp;
 pub mod sip;
 pub mod tcp;

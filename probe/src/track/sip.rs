@@ -10,9 +10,11 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+use super::behaviour::CallFacts;
 use super::host::{FrameRef, Host};
 use crate::anomaly::{Anomaly, Counters};
 use crate::capture::Micros;
+use crate::detect::features::Numbering;
 use crate::dissect::sip::{self, Method, StartLine};
 
 /// Calls followed at once.
@@ -85,6 +87,8 @@ pub struct Dialog {
     pub last_ts: Micros,
     /// The frame of the first INVITE.
     pub invite_frame: FrameRef,
+    /// Set once the call's end was accounted to its parties.
+    pub finished: bool,
 }
 
 /// One registration binding: an AOR registered from one address.
@@ -117,9 +121,19 @@ pub struct Totals {
     pub registrations: u64,
 }
 
+/// Calls received whose INVITE frames are kept per address for evidence.
+const CALL_FRAMES_KEPT: usize = 8;
+
+/// A REGISTER for the same binding sooner than this is a retransmission or
+/// an answer to a challenge, not a refresh.
+const MIN_REFRESH: Micros = 5 * SECOND;
+
 /// The session tables.
 #[derive(Debug, Default)]
 pub struct SipTracker {
+    numbering: Numbering,
+    /// Addresses whose behaviour changed since [`SipTracker::take_changed`].
+    changed: Vec<IpAddr>,
     hosts: HashMap<IpAddr, Host>,
     retired: Vec<Host>,
     dialogs: HashMap<Box<[u8]>, Dialog>,
@@ -134,9 +148,17 @@ fn text(b: &[u8]) -> Box<str> {
 }
 
 impl SipTracker {
-    /// Empty tables.
-    pub fn new() -> Self {
-        Self::default()
+    /// Empty tables, classifying numbers and peers with `numbering`.
+    pub fn new(numbering: Numbering) -> Self {
+        SipTracker { numbering, ..Self::default() }
+    }
+
+    /// Addresses whose call behaviour changed since the last call (each once).
+    pub fn take_changed(&mut self) -> Vec<IpAddr> {
+        let mut v = std::mem::take(&mut self.changed);
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     /// The state of an address, creating it when there is room.
@@ -190,7 +212,8 @@ impl SipTracker {
                 Method::Cancel => self.end_call(msg, meta, Some(Party::Caller)),
                 Method::Bye => {
                     let by = self.dialogs.get(msg.call_id().unwrap_or_default()).map(|d| {
-                        let from_caller = meta.src == d.caller || (meta.src != d.callee && meta.src.ip() == d.caller.ip());
+                        let from_caller =
+                            meta.src == d.caller || (meta.src != d.callee && meta.src.ip() == d.caller.ip());
                         if from_caller {
                             Party::Caller
                         } else {
@@ -240,6 +263,12 @@ impl SipTracker {
             IpAddr::V6(a) => self.scratch.extend_from_slice(&a.octets()),
         }
         if let Some(b) = self.bindings.get_mut(&self.scratch[..]) {
+            let interval = meta.ts.saturating_sub(b.last_ts);
+            if interval >= MIN_REFRESH {
+                if let Some(h) = self.hosts.get_mut(&meta.src.ip()) {
+                    h.behaviour.registration_refreshed(interval);
+                }
+            }
             b.last_ts = meta.ts;
             b.requests += 1;
             b.src = meta.src;
@@ -273,7 +302,7 @@ impl SipTracker {
             d.last_ts = meta.ts;
             // A new initial INVITE after a challenge (401/407) or a failure:
             // the same call tried again, not a new call.
-            if to_tag.is_none() && cseq > d.invite_cseq && d.answer_ts.is_none() {
+            if to_tag.is_none() && cseq > d.invite_cseq && d.answer_ts.is_none() && !d.finished {
                 d.invite_cseq = cseq;
                 d.final_code = None;
                 d.end_ts = None;
@@ -292,9 +321,16 @@ impl SipTracker {
         self.totals.calls += 1;
         if let Some(h) = self.hosts.get_mut(&meta.src.ip()) {
             h.calls_out += 1;
+            h.first_call_ts.get_or_insert(meta.ts);
+            h.behaviour.call_started(meta.ts);
         }
         if let Some(h) = self.hosts.get_mut(&meta.dst.ip()) {
             h.calls_in += 1;
+            h.first_call_ts.get_or_insert(meta.ts);
+            h.behaviour.call_started(meta.ts);
+            if h.call_frames.len() < CALL_FRAMES_KEPT {
+                h.call_frames.push(meta.frame);
+            }
         }
         let from_user = msg.from().and_then(|f| f.uri.user).unwrap_or_default();
         self.dialogs.insert(
@@ -313,6 +349,7 @@ impl SipTracker {
                 ended_by: None,
                 last_ts: meta.ts,
                 invite_frame: meta.frame,
+                finished: false,
             },
         );
     }
@@ -323,6 +360,10 @@ impl SipTracker {
         if d.end_ts.is_none() {
             d.end_ts = Some(meta.ts);
             d.ended_by = by;
+        }
+        if !d.finished {
+            d.finished = true;
+            account_call(&mut self.hosts, &mut self.changed, &self.numbering, d);
         }
     }
 
@@ -346,9 +387,15 @@ impl SipTracker {
                     }
                 }
             }
-            300.. if d.answer_ts.is_none() && d.final_code.is_none() => {
+            // A challenge is answered by a new INVITE of the same call: not an end.
+            401 | 407 => d.final_code = Some(code),
+            300.. if d.answer_ts.is_none() && d.end_ts.is_none() => {
                 d.final_code = Some(code);
-                d.end_ts.get_or_insert(meta.ts);
+                d.end_ts = Some(meta.ts);
+                if !d.finished {
+                    d.finished = true;
+                    account_call(&mut self.hosts, &mut self.changed, &self.numbering, d);
+                }
             }
             _ => {}
         }
@@ -356,20 +403,32 @@ impl SipTracker {
 
     /// Drop or retire what has been idle too long at capture time `now`.
     pub fn expire(&mut self, now: Micros, counters: &mut Counters) {
+        let (hosts, changed, numbering) = (&mut self.hosts, &mut self.changed, &self.numbering);
         self.dialogs.retain(|_, d| {
             let idle = now.saturating_sub(d.last_ts);
-            match (d.end_ts, d.answer_ts) {
+            let keep = match (d.end_ts, d.answer_ts) {
                 (Some(_), _) => idle < LINGER,
                 (None, Some(_)) => idle < CALL_IDLE_TIMEOUT,
                 (None, None) => idle < SETUP_TIMEOUT,
+            };
+            if !keep && !d.finished {
+                // Timed out without a BYE or final response: it ended when last heard of.
+                d.end_ts.get_or_insert(d.last_ts);
+                d.finished = true;
+                account_call(hosts, changed, numbering, d);
             }
+            keep
         });
         self.bindings.retain(|_, b| {
             let life = u64::from(b.expires.unwrap_or(3600).max(60)) * 2 * SECOND + 60 * SECOND;
             now.saturating_sub(b.last_ts) < life
         });
-        let idle: Vec<IpAddr> =
-            self.hosts.iter().filter(|(_, h)| now.saturating_sub(h.last_ts) >= HOST_IDLE_TIMEOUT).map(|(a, _)| *a).collect();
+        let idle: Vec<IpAddr> = self
+            .hosts
+            .iter()
+            .filter(|(_, h)| now.saturating_sub(h.last_ts) >= HOST_IDLE_TIMEOUT)
+            .map(|(a, _)| *a)
+            .collect();
         for addr in idle {
             if let Some(h) = self.hosts.remove(&addr) {
                 if self.retired.len() < MAX_RETIRED {
@@ -381,8 +440,18 @@ impl SipTracker {
         }
     }
 
+    /// Account every call still open (the end of the input): each ended when last heard of.
+    pub fn finish_all(&mut self) {
+        for d in self.dialogs.values_mut().filter(|d| !d.finished) {
+            d.end_ts.get_or_insert(d.last_ts);
+            d.finished = true;
+            account_call(&mut self.hosts, &mut self.changed, &self.numbering, d);
+        }
+    }
+
     /// Every address ever followed, retired records merged into the live ones.
-    pub fn into_hosts(self) -> Vec<Host> {
+    pub fn into_hosts(mut self) -> Vec<Host> {
+        self.finish_all();
         let mut by_addr = self.hosts;
         // Newest first, so each record merged in is older than what it joins.
         for old in self.retired.into_iter().rev() {
@@ -394,5 +463,27 @@ impl SipTracker {
             }
         }
         by_addr.into_values().collect()
+    }
+}
+
+/// Fold one ended call into the behaviour of its two parties.
+fn account_call(hosts: &mut HashMap<IpAddr, Host>, changed: &mut Vec<IpAddr>, numbering: &Numbering, d: &Dialog) {
+    let end = d.end_ts.unwrap_or(d.last_ts);
+    if let Some(h) = hosts.get_mut(&d.callee.ip()) {
+        h.behaviour.call_ended(end);
+        h.behaviour.terminated.add(&CallFacts {
+            setup_ts: d.setup_ts,
+            answer_ts: d.answer_ts,
+            end_ts: end,
+            callee_number: &d.callee_number,
+            peer_is_home: numbering.is_home(d.caller.ip()),
+            callee_is_domestic_mobile: numbering.is_domestic_mobile(&d.callee_number),
+        });
+        changed.push(d.callee.ip());
+    }
+    if let Some(h) = hosts.get_mut(&d.caller.ip()) {
+        h.behaviour.call_ended(end);
+        h.behaviour.originated += 1;
+        changed.push(d.caller.ip());
     }
 }
