@@ -15,7 +15,7 @@ use crate::capture::{Frame, Micros};
 use crate::detect::score::assess;
 use crate::detect::{gateway_report, SignatureDb};
 use crate::dissect::layers::{self, IpPacket, Transport};
-use crate::dissect::sip;
+use crate::dissect::{goip, sip};
 use crate::track::host::{EvidenceSource, FrameRef};
 use crate::track::sip::{MessageMeta, SipTracker};
 use crate::track::{ipfrag, tcp};
@@ -78,6 +78,57 @@ impl SipSide<'_> {
             changed.push(meta.src.ip());
         }
         self.detect(&changed, meta.ts);
+    }
+
+    /// A GoIP SMS-server message: keep-alives name the SIMs and modules of
+    /// each channel of the sending gateway (SPEC 3.2). The password field is
+    /// never read out of the parser.
+    fn goip_sms(&mut self, payload: &[u8], meta: &MessageMeta) {
+        let msg = match goip::parse(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                self.counters.add(Anomaly::GoipMalformed);
+                tracing::debug!(frame = meta.frame.number, src = %meta.src, "invalid GoIP control message: {e:?}");
+                return;
+            }
+        };
+        let goip::Message::KeepAlive(k) = msg else { return };
+        let Some(host) = self.tracker.host(meta.src.ip(), meta.ts, &mut self.counters) else { return };
+        let first = host.goip_keepalives == 0;
+        host.goip_keepalives += 1;
+        if host.goip_frames.len() < crate::track::host::MAX_EVIDENCE_FRAMES {
+            host.goip_frames.push(meta.frame);
+        }
+        let channel = k.id.map(|f| String::from_utf8_lossy(f.value).into_owned());
+        if let Some(c) = k.id {
+            host.goip_channels.insert_counted(c.value, |v| v.into(), &mut self.counters);
+        }
+        let ch = channel.as_deref();
+        if let Some(f) = k.imsi.filter(|f| !f.value.is_empty()) {
+            host.imsis.note(&String::from_utf8_lossy(f.value), k.imsi_id().is_some(), ch, meta.frame);
+        }
+        if let Some(f) = k.imei.filter(|f| !f.value.is_empty()) {
+            host.imeis.note(&String::from_utf8_lossy(f.value), k.imei_id().is_some(), ch, meta.frame);
+        }
+        if let Some(f) = k.iccid.filter(|f| !f.value.is_empty()) {
+            host.iccids.note(&String::from_utf8_lossy(f.value), k.iccid_id().is_some(), ch, meta.frame);
+        }
+        if first {
+            self.detect(&[meta.src.ip()], meta.ts);
+        }
+    }
+
+    /// A remote SIM-bank packet exchanged by `gateway`.
+    fn simbank(&mut self, gateway: IpAddr, meta: &MessageMeta) {
+        let Some(host) = self.tracker.host(gateway, meta.ts, &mut self.counters) else { return };
+        let first = host.simbank_packets == 0;
+        host.simbank_packets += 1;
+        if host.simbank_frames.len() < crate::track::host::MAX_EVIDENCE_FRAMES {
+            host.simbank_frames.push(meta.frame);
+        }
+        if first {
+            self.detect(&[gateway], meta.ts);
+        }
     }
 
     /// Online detection: re-score addresses whose evidence or behaviour just
@@ -189,14 +240,16 @@ impl<'db> Analyzer<'db> {
     fn transport(&mut self, ts: Micros, frame: FrameRef, src: IpAddr, dst: IpAddr, protocol: u8, payload: &[u8]) {
         match layers::decode_transport(protocol, payload) {
             Ok(Transport::Udp { src_port, dst_port, payload }) => {
+                let meta =
+                    MessageMeta { ts, src: SocketAddr::new(src, src_port), dst: SocketAddr::new(dst, dst_port), frame };
                 if sip::looks_like_sip(payload) {
-                    let meta = MessageMeta {
-                        ts,
-                        src: SocketAddr::new(src, src_port),
-                        dst: SocketAddr::new(dst, dst_port),
-                        frame,
-                    };
                     self.sip.message(payload, &meta, false);
+                } else if goip::looks_like_goip_sms(payload) {
+                    self.sip.goip_sms(payload, &meta);
+                } else if (src_port == goip::SIMBANK_PORT || dst_port == goip::SIMBANK_PORT) && goip::is_simbank(payload) {
+                    // The gateway is the SIM-bank client: the side not on the server port.
+                    let gateway = if dst_port == goip::SIMBANK_PORT { meta.src } else { meta.dst };
+                    self.sip.simbank(gateway.ip(), &meta);
                 } else if (SIP_UDP_PORTS.contains(&dst_port) || SIP_UDP_PORTS.contains(&src_port))
                     && !payload.iter().all(|b| matches!(b, b'\r' | b'\n' | 0))
                 {

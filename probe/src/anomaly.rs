@@ -76,6 +76,8 @@ anomalies! {
     FragmentIncomplete => "ip_fragment_incomplete", Decode;
     /// A UDP datagram on a SIP port (5060/5061) that is not SIP.
     SipPortNotSip => "udp_sip_port_not_sip", Decode;
+    /// A GoIP SMS-server message that does not parse.
+    GoipMalformed => "goip_malformed", Decode;
     /// A TCP stream lost bytes (a gap never filled), so SIP framing restarted.
     TcpStreamGap => "tcp_stream_gap", Decode;
     /// Bytes on a SIP stream that do not frame as SIP; skipped to resynchronise.

@@ -129,8 +129,35 @@ pub struct GatewayReport {
     pub detection_latency_s: Option<f64>,
     /// Its call behaviour in figures.
     pub behaviour: BehaviourSummary,
+    /// SIM identities (IMSI) its GoIP control plane announced.
+    pub imsis: Vec<IdentityReport>,
+    /// Module identities (IMEI) its GoIP control plane announced.
+    pub imeis: Vec<IdentityReport>,
+    /// SIM card numbers (ICCID) its GoIP control plane announced.
+    pub iccids: Vec<IdentityReport>,
+    /// GoIP SMS-server keep-alives it sent.
+    pub goip_keepalives: u64,
+    /// Remote SIM-bank packets it exchanged.
+    pub simbank_packets: u64,
     /// The evidence, strongest first.
     pub evidence: Vec<Evidence>,
+}
+
+/// One identity seen on the wire, with where it was seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentityReport {
+    /// The digits as sent.
+    pub value: String,
+    /// Whether it passed validation (length, digits, check digit).
+    pub valid: bool,
+    /// The gateway channel (line) that announced it, if known.
+    pub channel: Option<String>,
+    /// Messages that carried it.
+    pub occurrences: u64,
+    /// First frames that carried it, in `file`.
+    pub frames: Vec<u64>,
+    /// The capture file of those frames.
+    pub file: Option<String>,
 }
 
 /// An address's call behaviour in figures (calls it received, unless named otherwise).

@@ -274,6 +274,11 @@ mod tests {
             first_call_at: None,
             detection_latency_s: latency,
             behaviour: BehaviourSummary::default(),
+            imsis: vec![],
+            imeis: vec![],
+            iccids: vec![],
+            goip_keepalives: 0,
+            simbank_packets: 0,
             evidence: vec![],
         }
     }

@@ -38,10 +38,14 @@ pub enum FeatureKind {
     FastRegistration,
     /// Calls run at a fixed ceiling most of the busy time: a bank of lines.
     CappedConcurrency,
+    /// It sends GoIP SMS-server keep-alives (the GoIP control plane).
+    GoipControlPlane,
+    /// It talks to a remote SIM bank.
+    SimBank,
 }
 
 impl FeatureKind {
-    const ALL: [(FeatureKind, &'static str); 10] = [
+    const ALL: [(FeatureKind, &'static str); 12] = [
         (FeatureKind::TerminatesOnly, "behaviour.terminates_only"),
         (FeatureKind::LowAnswerRatio, "behaviour.low_answer_ratio"),
         (FeatureKind::ShortCalls, "behaviour.short_calls"),
@@ -52,6 +56,8 @@ impl FeatureKind {
         (FeatureKind::LineOccupancy, "behaviour.line_occupancy"),
         (FeatureKind::FastRegistration, "behaviour.fast_registration"),
         (FeatureKind::CappedConcurrency, "behaviour.capped_concurrency"),
+        (FeatureKind::GoipControlPlane, "goip.control_plane"),
+        (FeatureKind::SimBank, "goip.simbank"),
     ];
 
     /// The id used in the database file and in evidence.
@@ -331,6 +337,20 @@ pub fn evaluate(features: &[Feature], numbering: &Numbering, host: &Host) -> Vec
                         ),
                     )
                 }),
+            FeatureKind::GoipControlPlane => (host.goip_keepalives > 0).then(|| {
+                let n = host.goip_keepalives as f64;
+                let text = format!(
+                    "{} keep-alives from {} channels naming {} IMSIs, {} IMEIs, {} ICCIDs",
+                    host.goip_keepalives,
+                    host.goip_channels.len(),
+                    host.imsis.items.len(),
+                    host.imeis.items.len(),
+                    host.iccids.items.len()
+                );
+                (n, text)
+            }),
+            FeatureKind::SimBank => (host.simbank_packets > 0)
+                .then(|| (host.simbank_packets as f64, format!("{} SIM-bank packets (magic 0x43215678)", host.simbank_packets))),
             FeatureKind::FastRegistration => (accounts >= 2)
                 .then(|| b.mean_refresh_s())
                 .flatten()
@@ -392,6 +412,7 @@ mod tests {
                     FeatureKind::LinesAllBusy => 0.75,
                     FeatureKind::LineOccupancy => 0.5,
                     FeatureKind::CappedConcurrency => 0.6,
+                    FeatureKind::GoipControlPlane | FeatureKind::SimBank => 1.0,
                     _ => 0.9,
                 },
                 group: id.to_string(),

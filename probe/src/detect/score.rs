@@ -7,12 +7,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, UNIX_EPOCH};
 
-use duanka_shared::report::{BehaviourSummary, Evidence, EvidenceKind, GatewayReport, Verdict};
+use duanka_shared::report::{BehaviourSummary, Evidence, EvidenceKind, GatewayReport, IdentityReport, Verdict};
 
 use super::features;
 use super::signatures::{SignatureDb, Thresholds};
 use crate::capture::Micros;
-use crate::track::host::{EvidenceSource, Host};
+use crate::track::host::{EvidenceSource, Host, IdentityList};
 
 /// The verdict a score earns.
 pub fn verdict(score: f64, t: &Thresholds) -> Verdict {
@@ -73,6 +73,19 @@ pub fn assess(host: &Host, db: &SignatureDb, files: &[String]) -> Assessment {
         host.call_frames.iter().filter(|f| Some(f.file) == call_file).map(|f| f.number).collect();
     for hit in features::evaluate(&db.features, &db.numbering, host) {
         let f = &db.features[hit.index];
+        // Control-plane features point at their own packets; behaviour at the calls.
+        let own = match f.kind {
+            features::FeatureKind::GoipControlPlane => Some(&host.goip_frames),
+            features::FeatureKind::SimBank => Some(&host.simbank_frames),
+            _ => None,
+        };
+        let (frames, frames_file) = match own {
+            Some(refs) => {
+                let f0 = refs.first().map(|f| f.file);
+                (refs.iter().filter(|f| Some(f.file) == f0).map(|f| f.number).collect(), f0.and_then(file))
+            }
+            None => (call_frames.clone(), call_file.and_then(file)),
+        };
         let item = Evidence {
             kind: EvidenceKind::Feature,
             id: f.kind.id().to_string(),
@@ -83,8 +96,8 @@ pub fn assess(host: &Host, db: &SignatureDb, files: &[String]) -> Assessment {
             vendor: None,
             counted: false,
             occurrences: host.behaviour.terminated.calls,
-            frames: call_frames.clone(),
-            file: call_file.and_then(file),
+            frames,
+            file: frames_file,
         };
         items.push((item, f.group.as_str()));
     }
@@ -120,6 +133,20 @@ fn sorted_text<'a>(items: impl Iterator<Item = &'a Box<[u8]>>) -> Vec<String> {
 
 fn ratio(n: u64, d: u64) -> Option<f64> {
     (d > 0).then(|| ((n as f64 / d as f64) * 1000.0).round() / 1000.0)
+}
+
+fn identities(list: &IdentityList, files: &[String]) -> Vec<IdentityReport> {
+    list.items
+        .iter()
+        .map(|i| IdentityReport {
+            value: i.value.to_string(),
+            valid: i.valid,
+            channel: i.channel.as_deref().map(str::to_string),
+            occurrences: i.occurrences,
+            frames: i.frames.clone(),
+            file: files.get(i.file as usize).cloned(),
+        })
+        .collect()
 }
 
 fn behaviour_summary(host: &Host) -> BehaviourSummary {
@@ -174,6 +201,11 @@ pub fn gateway_report(host: &Host, db: &SignatureDb, files: &[String]) -> Gatewa
         first_call_at: host.first_call_ts.map(rfc3339),
         detection_latency_s: latency,
         behaviour: behaviour_summary(host),
+        imsis: identities(&host.imsis, files),
+        imeis: identities(&host.imeis, files),
+        iccids: identities(&host.iccids, files),
+        goip_keepalives: host.goip_keepalives,
+        simbank_packets: host.simbank_packets,
         evidence: a.evidence,
     }
 }

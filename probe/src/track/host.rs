@@ -125,6 +125,75 @@ pub struct EvidenceAcc {
     pub frames: Vec<u64>,
 }
 
+/// Identities remembered per address and kind.
+pub const MAX_IDENTITIES: usize = 1024;
+
+/// An identity (IMSI, IMEI, ICCID) seen from one address.
+#[derive(Debug, Clone)]
+pub struct IdentityAcc {
+    /// The digits as sent.
+    pub value: Box<str>,
+    /// Whether it validated.
+    pub valid: bool,
+    /// The channel that announced it.
+    pub channel: Option<Box<str>>,
+    /// Messages that carried it.
+    pub occurrences: u64,
+    /// File of the frames.
+    pub file: u32,
+    /// First frames.
+    pub frames: Vec<u64>,
+}
+
+/// A bounded list of identities of one kind.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityList {
+    /// The identities, in order of first sight.
+    pub items: Vec<IdentityAcc>,
+    /// Set when one was dropped at the cap.
+    pub overflowed: bool,
+}
+
+impl IdentityList {
+    /// Note `value` (announced by `channel`) at `frame`.
+    pub fn note(&mut self, value: &str, valid: bool, channel: Option<&str>, frame: FrameRef) {
+        if let Some(i) = self.items.iter_mut().find(|i| &*i.value == value) {
+            i.occurrences += 1;
+            if i.file == frame.file && i.frames.len() < MAX_EVIDENCE_FRAMES {
+                i.frames.push(frame.number);
+            }
+            return;
+        }
+        if self.items.len() >= MAX_IDENTITIES {
+            self.overflowed = true;
+            return;
+        }
+        self.items.push(IdentityAcc {
+            value: value.into(),
+            valid,
+            channel: channel.map(Into::into),
+            occurrences: 1,
+            file: frame.file,
+            frames: vec![frame.number],
+        });
+    }
+
+    fn absorb(&mut self, older: IdentityList) {
+        let mut merged = older.items;
+        for i in std::mem::take(&mut self.items) {
+            if let Some(m) = merged.iter_mut().find(|m| m.value == i.value) {
+                m.occurrences += i.occurrences;
+            } else if merged.len() < MAX_IDENTITIES {
+                merged.push(i);
+            } else {
+                self.overflowed = true;
+            }
+        }
+        self.items = merged;
+        self.overflowed |= older.overflowed;
+    }
+}
+
 /// Everything known about one address.
 #[derive(Debug, Clone)]
 pub struct Host {
@@ -166,6 +235,22 @@ pub struct Host {
     pub call_frames: Vec<FrameRef>,
     /// When its score first reached the SIM-box threshold (online detection).
     pub detected_at: Option<Micros>,
+    /// IMSIs its GoIP control plane announced.
+    pub imsis: IdentityList,
+    /// IMEIs its GoIP control plane announced.
+    pub imeis: IdentityList,
+    /// ICCIDs its GoIP control plane announced.
+    pub iccids: IdentityList,
+    /// GoIP SMS-server keep-alives sent.
+    pub goip_keepalives: u64,
+    /// GoIP channels (line ids) seen in its keep-alives.
+    pub goip_channels: BoundedSet<Box<[u8]>>,
+    /// First GoIP control-plane frame.
+    pub goip_frames: Vec<FrameRef>,
+    /// Remote SIM-bank packets exchanged.
+    pub simbank_packets: u64,
+    /// First SIM-bank frames.
+    pub simbank_frames: Vec<FrameRef>,
 }
 
 impl Host {
@@ -191,6 +276,14 @@ impl Host {
             first_call_ts: None,
             call_frames: Vec::new(),
             detected_at: None,
+            imsis: IdentityList::default(),
+            imeis: IdentityList::default(),
+            iccids: IdentityList::default(),
+            goip_keepalives: 0,
+            goip_channels: BoundedSet::new(MAX_ACCOUNTS),
+            goip_frames: Vec::new(),
+            simbank_packets: 0,
+            simbank_frames: Vec::new(),
         }
     }
 
@@ -255,6 +348,18 @@ impl Host {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        self.imsis.absorb(older.imsis);
+        self.imeis.absorb(older.imeis);
+        self.iccids.absorb(older.iccids);
+        self.goip_keepalives += older.goip_keepalives;
+        self.goip_channels.absorb(older.goip_channels);
+        if !older.goip_frames.is_empty() {
+            self.goip_frames = older.goip_frames;
+        }
+        self.simbank_packets += older.simbank_packets;
+        if !older.simbank_frames.is_empty() {
+            self.simbank_frames = older.simbank_frames;
+        }
         for old in older.evidence {
             match self.evidence.iter_mut().find(|e| e.source == old.source) {
                 // The older record saw it first: its value and frames lead.

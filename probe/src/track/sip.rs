@@ -162,7 +162,7 @@ impl SipTracker {
     }
 
     /// The state of an address, creating it when there is room.
-    fn host(&mut self, addr: IpAddr, ts: Micros, counters: &mut Counters) -> Option<&mut Host> {
+    pub fn host(&mut self, addr: IpAddr, ts: Micros, counters: &mut Counters) -> Option<&mut Host> {
         if !self.hosts.contains_key(&addr) && self.hosts.len() >= MAX_HOSTS {
             counters.add(Anomaly::AddressTableFull);
             return None;
