@@ -398,7 +398,9 @@ fn linux_cooked_and_raw_ip_link_types() {
     use duanka_probe::dissect::sll;
     let ip = ipv4_udp(GOIP, SOFTSWITCH, &goip_register(1));
     let dir = tmp();
-    for (linktype, header) in [(113u32, Some(sll::Version::Sll)), (276, Some(sll::Version::Sll2)), (101, None), (228, None)] {
+    for (linktype, header) in
+        [(113u32, Some(sll::Version::Sll)), (276, Some(sll::Version::Sll2)), (101, None), (228, None)]
+    {
         let frame = match header {
             Some(v) => {
                 let len = if v == sll::Version::Sll { sll::SLL_HEADER_LEN } else { sll::SLL2_HEADER_LEN };

@@ -124,7 +124,11 @@ fn decode_ethernet(data: &[u8], depth: usize) -> Result<Option<IpPacket<'_>>, An
     decode_ethertype(frame.ethertype(), frame.payload(), depth)
 }
 
-fn decode_ethertype(mut ethertype: EtherType, mut payload: &[u8], depth: usize) -> Result<Option<IpPacket<'_>>, Anomaly> {
+fn decode_ethertype(
+    mut ethertype: EtherType,
+    mut payload: &[u8],
+    depth: usize,
+) -> Result<Option<IpPacket<'_>>, Anomaly> {
     let mut tags = 0;
     while ethertype.is_vlan_tag() {
         tags += 1;
@@ -195,9 +199,7 @@ fn unwrap_tunnel(packet: IpPacket<'_>, depth: usize) -> Result<IpPacket<'_>, Ano
         return Ok(packet);
     }
     let inner = match packet.protocol {
-        proto::IPIP | proto::IPV6 | proto::GRE if depth >= MAX_TUNNEL_DEPTH => {
-            return Err(Anomaly::TunnelTooDeep)
-        }
+        proto::IPIP | proto::IPV6 | proto::GRE if depth >= MAX_TUNNEL_DEPTH => return Err(Anomaly::TunnelTooDeep),
         proto::IPIP => decode_ipv4(packet.payload, depth + 1)?,
         proto::IPV6 => decode_ipv6(packet.payload, depth + 1)?,
         proto::GRE => match decode_gre(packet.payload, depth + 1) {

@@ -94,7 +94,13 @@ impl Reassembler {
     }
 
     /// Add one fragment; returns the datagram when it is complete.
-    pub fn add(&mut self, ts: Micros, packet: &IpPacket<'_>, frag: Fragment, counters: &mut Counters) -> Option<Datagram> {
+    pub fn add(
+        &mut self,
+        ts: Micros,
+        packet: &IpPacket<'_>,
+        frag: Fragment,
+        counters: &mut Counters,
+    ) -> Option<Datagram> {
         let key = Key { src: packet.src, dst: packet.dst, protocol: packet.protocol, ident: frag.ident };
         let start = frag.offset;
         let end = start + packet.payload.len();
@@ -107,9 +113,15 @@ impl Reassembler {
             counters.add(Anomaly::FragmentTableFull);
             return None;
         }
-        let p = self.pending.entry(key).or_insert_with(|| Pending { data: Vec::new(), have: Vec::new(), total: None, first_ts: ts });
+        let p = self.pending.entry(key).or_insert_with(|| Pending {
+            data: Vec::new(),
+            have: Vec::new(),
+            total: None,
+            first_ts: ts,
+        });
         let beyond_end = p.total.is_some_and(|t| end > t);
-        let conflicting_end = !frag.more && (p.total.is_some_and(|t| t != end) || p.have.last().is_some_and(|l| l.1 > end));
+        let conflicting_end =
+            !frag.more && (p.total.is_some_and(|t| t != end) || p.have.last().is_some_and(|l| l.1 > end));
         if beyond_end || conflicting_end {
             counters.add(Anomaly::FragmentMalformed);
             self.pending.remove(&key);

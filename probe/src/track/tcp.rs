@@ -96,7 +96,8 @@ impl Reassembler {
         let flags = seg.flags();
         let payload = seg.payload();
         if !self.streams.contains_key(&key) {
-            let syn_to_sip = flags & tcp::SYN != 0 && (SIP_PORTS.contains(&key.dst.port()) || SIP_PORTS.contains(&key.src.port()));
+            let syn_to_sip =
+                flags & tcp::SYN != 0 && (SIP_PORTS.contains(&key.dst.port()) || SIP_PORTS.contains(&key.src.port()));
             let sip_data = !payload.is_empty() && sip::looks_like_sip(payload);
             if !(syn_to_sip || sip_data) {
                 return;
@@ -171,8 +172,7 @@ impl Direction {
     fn append(&mut self, seq: u32, data: &[u8]) {
         self.push_in_order(data);
         let mut next = seq.wrapping_add(data.len() as u32);
-        loop {
-            let Some(i) = self.ahead.iter().position(|(s, _)| seq_diff(*s, next) <= 0) else { break };
+        while let Some(i) = self.ahead.iter().position(|(s, _)| seq_diff(*s, next) <= 0) {
             let (s, d) = self.ahead.swap_remove(i);
             self.ahead_bytes -= d.len();
             let skip = usize::try_from(seq_diff(next, s)).unwrap_or(0);
@@ -272,7 +272,11 @@ mod tests {
         let mut both = INVITE.to_vec();
         both.extend_from_slice(BYE);
         let (a, b) = both.split_at(100);
-        let out = feed(&mut r, &mut c, &[(999, tcp::SYN, b""), (1000, tcp::ACK, a), (1000, tcp::ACK, a), (1100, tcp::ACK, b)]);
+        let out = feed(
+            &mut r,
+            &mut c,
+            &[(999, tcp::SYN, b""), (1000, tcp::ACK, a), (1000, tcp::ACK, a), (1100, tcp::ACK, b)],
+        );
         assert_eq!(out, vec![INVITE.to_vec(), BYE.to_vec()]);
         assert_eq!(r.stats.retransmissions, 1);
     }
@@ -284,7 +288,8 @@ mod tests {
         let (a, rest) = INVITE.split_at(10);
         let (b, d) = rest.split_at(50);
         // The SYN adopts the stream: a 10-byte first segment is too short to look like SIP.
-        let out = feed(&mut r, &mut c, &[(u32::MAX, tcp::SYN, b""), (0, tcp::ACK, a), (60, tcp::ACK, d), (10, tcp::ACK, b)]);
+        let out =
+            feed(&mut r, &mut c, &[(u32::MAX, tcp::SYN, b""), (0, tcp::ACK, a), (60, tcp::ACK, d), (10, tcp::ACK, b)]);
         assert_eq!(out, vec![INVITE.to_vec()]);
     }
 
@@ -308,7 +313,11 @@ mod tests {
         let mut c = Counters::default();
         let (a, b) = INVITE.split_at(20);
         let start = u32::MAX - 9;
-        let out = feed(&mut r, &mut c, &[(start - 1, tcp::SYN, b""), (start, tcp::ACK, a), (start.wrapping_add(20), tcp::ACK, b)]);
+        let out = feed(
+            &mut r,
+            &mut c,
+            &[(start - 1, tcp::SYN, b""), (start, tcp::ACK, a), (start.wrapping_add(20), tcp::ACK, b)],
+        );
         assert_eq!(out, vec![INVITE.to_vec()]);
     }
 
