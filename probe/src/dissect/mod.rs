@@ -5,12 +5,15 @@
 //! borrowed slices and keep byte offsets for evidence.
 
 pub mod ethernet;
+pub mod goip;
 pub mod gsm_l3;
 pub mod gsmtap;
 pub mod ipv4;
 pub mod ipv6;
 pub mod layers;
 pub mod lte_nas;
+pub mod rtcp;
+pub mod rtp;
 pub mod sdp;
 pub mod sip;
 pub mod sll;

@@ -81,15 +81,8 @@ pub struct Connection<'a> {
 impl Connection<'_> {
     /// The address as an IP address, suffixes removed, if it is one.
     pub fn ip(&self) -> Option<std::net::IpAddr> {
-        let end = self
-            .address
-            .iter()
-            .position(|&b| b == b'/')
-            .unwrap_or(self.address.len());
-        std::str::from_utf8(self.address.get(..end)?)
-            .ok()?
-            .parse()
-            .ok()
+        let end = self.address.iter().position(|&b| b == b'/').unwrap_or(self.address.len());
+        std::str::from_utf8(self.address.get(..end)?).ok()?.parse().ok()
     }
 }
 
@@ -208,20 +201,14 @@ pub fn static_payload(pt: u8) -> Option<StaticPayload> {
         34 => ("H263", 90000, None),
         _ => return None,
     };
-    Some(StaticPayload {
-        name,
-        clock_rate,
-        channels,
-    })
+    Some(StaticPayload { name, clock_rate, channels })
 }
 
 impl<'a> Media<'a> {
     /// Whether the transport is an RTP profile (`RTP/AVP`, `RTP/SAVP`, ...),
     /// whose formats are payload types.
     pub fn is_rtp(&self) -> bool {
-        self.proto
-            .split(|&b| b == b'/')
-            .any(|p| p.eq_ignore_ascii_case(b"RTP"))
+        self.proto.split(|&b| b == b'/').any(|p| p.eq_ignore_ascii_case(b"RTP"))
     }
 
     /// The `a=rtpmap` for a payload type.
@@ -237,9 +224,7 @@ impl<'a> Media<'a> {
         self.formats.iter().map(move |&format| {
             let pt = parse_number(format).and_then(|n| u8::try_from(n).ok());
             let named = pt.filter(|_| rtp).and_then(|pt| {
-                self.rtpmap(pt)
-                    .map(|r| r.encoding)
-                    .or_else(|| static_payload(pt).map(|s| s.name.as_bytes()))
+                self.rtpmap(pt).map(|r| r.encoding).or_else(|| static_payload(pt).map(|s| s.name.as_bytes()))
             });
             named.unwrap_or(format)
         })
@@ -332,20 +317,20 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Parses an SDP body.
+///
+/// # Errors
+///
+/// An [`Error`] with the 1-based line at fault if a line is not
+/// `<letter>=<value>`, the description does not start with `v=0`, an `o=`,
+/// `c=`, `m=` or `a=rtpmap` line lacks its fields, or a limit is exceeded.
 pub fn parse(body: &[u8]) -> Result<Session<'_>, Error> {
     if body.len() > MAX_SDP_LEN {
-        return Err(Error::new(
-            ErrorKind::TooLarge,
-            0,
-            "SDP body longer than MAX_SDP_LEN",
-        ));
+        return Err(Error::new(ErrorKind::TooLarge, 0, "SDP body longer than MAX_SDP_LEN"));
     }
     let mut session = Session::default();
     let mut seen_version = false;
     let mut attributes = 0usize;
-    let lines = body
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let lines = body.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     for (index, line) in lines.enumerate() {
         let n = index + 1;
         let err = |kind, reason| Err(Error::new(kind, n, reason));
@@ -369,11 +354,7 @@ pub fn parse(body: &[u8]) -> Result<Session<'_>, Error> {
         match kind {
             b'v' => return err(ErrorKind::Syntax, "second v= line"),
             b'o' => {
-                let origin = origin(value).ok_or(Error::new(
-                    ErrorKind::Origin,
-                    n,
-                    "o= does not have six fields",
-                ))?;
+                let origin = origin(value).ok_or(Error::new(ErrorKind::Origin, n, "o= does not have six fields"))?;
                 session.origin.get_or_insert(origin);
                 session.origin_raw.get_or_insert(value);
             }
@@ -384,11 +365,8 @@ pub fn parse(body: &[u8]) -> Result<Session<'_>, Error> {
                 session.timing.get_or_insert(value);
             }
             b'c' => {
-                let c = connection(value).ok_or(Error::new(
-                    ErrorKind::Connection,
-                    n,
-                    "c= does not have three fields",
-                ))?;
+                let c =
+                    connection(value).ok_or(Error::new(ErrorKind::Connection, n, "c= does not have three fields"))?;
                 match session.media.last_mut() {
                     Some(m) => {
                         m.connection.get_or_insert(c);
@@ -456,11 +434,7 @@ fn origin(value: &[u8]) -> Option<Origin<'_>> {
 /// `c=` (RFC 8866 5.7): exactly three fields.
 fn connection(value: &[u8]) -> Option<Connection<'_>> {
     let mut f = fields(value);
-    let c = Connection {
-        nettype: f.next()?,
-        addrtype: f.next()?,
-        address: f.next()?,
-    };
+    let c = Connection { nettype: f.next()?, addrtype: f.next()?, address: f.next()? };
     f.next().is_none().then_some(c)
 }
 
@@ -483,11 +457,7 @@ fn media(value: &[u8], n: usize) -> Result<Media<'_>, Error> {
     let mut formats = Vec::new();
     for format in f {
         if formats.len() >= MAX_FORMATS {
-            return Err(Error::new(
-                ErrorKind::TooMany,
-                n,
-                "more than MAX_FORMATS formats",
-            ));
+            return Err(Error::new(ErrorKind::TooMany, n, "more than MAX_FORMATS formats"));
         }
         formats.push(format);
     }
@@ -509,10 +479,7 @@ fn media(value: &[u8], n: usize) -> Result<Media<'_>, Error> {
 /// Splits `a=` into name and value at the first colon (RFC 8866 5.13).
 fn attribute(value: &[u8]) -> Attribute<'_> {
     match value.iter().position(|&b| b == b':') {
-        Some(i) => Attribute {
-            name: value.get(..i).unwrap_or_default(),
-            value: value.get(i + 1..),
-        },
+        Some(i) => Attribute { name: value.get(..i).unwrap_or_default(), value: value.get(i + 1..) },
         None => Attribute { name: value, value: None },
     }
 }
@@ -568,12 +535,7 @@ fn rtpmap(v: &[u8]) -> Option<RtpMap<'_>> {
         Some(c) => Some(parse_number(c).and_then(|c| u8::try_from(c).ok())?),
         None => None,
     };
-    Some(RtpMap {
-        payload_type,
-        encoding,
-        clock_rate,
-        channels,
-    })
+    Some(RtpMap { payload_type, encoding, clock_rate, channels })
 }
 
 /// Splits at the first run of spaces.
@@ -582,10 +544,7 @@ fn split_once_space(v: &[u8]) -> (&[u8], &[u8]) {
         Some(i) => {
             let rest = v.get(i..).unwrap_or_default();
             let skip = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
-            (
-                v.get(..i).unwrap_or_default(),
-                rest.get(skip..).unwrap_or_default(),
-            )
+            (v.get(..i).unwrap_or_default(), rest.get(skip..).unwrap_or_default())
         }
         None => (v, b""),
     }
@@ -712,6 +671,14 @@ a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:abcd\r\n";
             // Every prefix either parses or fails cleanly (a cut rtpmap).
             let _ = parse(&GOIP[..n]);
         }
+    }
+
+    /// RFC 4475's SDP bodies carry `a=rtpmap:31 LPC` with no clock rate;
+    /// the first version rejected them and so failed valid messages.
+    #[test]
+    fn rtpmap_without_clock_rate() {
+        let s = parse(b"v=0\r\nm=video 3227 RTP/AVP 31\r\na=rtpmap:31 LPC\r\n").unwrap();
+        assert_eq!(s.media[0].rtpmaps, [RtpMap { payload_type: 31, encoding: b"LPC", clock_rate: 0, channels: None }]);
     }
 
     #[test]

@@ -124,22 +124,12 @@ impl std::error::Error for Error {}
 impl Error {
     /// An error with a fixed reason.
     pub(crate) fn new(kind: ErrorKind, offset: usize, reason: &'static str) -> Self {
-        Error {
-            kind,
-            offset,
-            header: None,
-            reason: Cow::Borrowed(reason),
-        }
+        Error { kind, offset, header: None, reason: Cow::Borrowed(reason) }
     }
 
     /// An error whose reason is built from the input.
     pub(crate) fn with_reason(kind: ErrorKind, offset: usize, reason: String) -> Self {
-        Error {
-            kind,
-            offset,
-            header: None,
-            reason: Cow::Owned(reason),
-        }
+        Error { kind, offset, header: None, reason: Cow::Owned(reason) }
     }
 
     /// The same error, attributed to a header.

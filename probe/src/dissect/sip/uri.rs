@@ -10,8 +10,8 @@
 use std::net::IpAddr;
 
 use super::chars::{
-    check_escaped, is_digit, is_host, is_hnv, is_ipv6, is_paramchar, is_password, is_scheme,
-    is_unreserved, is_uric, is_user, parse_u32, Bad, Cursor,
+    check_escaped, is_digit, is_hnv, is_host, is_ipv6, is_paramchar, is_password, is_scheme, is_unreserved, is_uric,
+    is_user, parse_u32, Bad, Cursor,
 };
 use super::values::Params;
 
@@ -84,16 +84,7 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Uri<'_>, Bad> {
     if !c.eat(b':') {
         return Err(c.bad("URI has no ':' after its scheme"));
     }
-    let uri = Uri {
-        scheme,
-        user: None,
-        password: None,
-        host: b"",
-        port: None,
-        params: b"",
-        headers: None,
-        raw,
-    };
+    let uri = Uri { scheme, user: None, password: None, host: b"", port: None, params: b"", headers: None, raw };
     if scheme.eq_ignore_ascii_case(b"sip") || scheme.eq_ignore_ascii_case(b"sips") {
         sip_uri(uri, c)
     } else if scheme.eq_ignore_ascii_case(b"tel") {
@@ -112,22 +103,16 @@ fn sip_uri<'a>(mut uri: Uri<'a>, mut c: Cursor<'a>) -> Result<Uri<'a>, Bad> {
     if let Some(at) = rest.iter().position(|&b| b == b'@') {
         let userinfo = rest.get(..at).unwrap_or_default();
         let (user, password) = match userinfo.iter().position(|&b| b == b':') {
-            Some(i) => (
-                userinfo.get(..i).unwrap_or_default(),
-                Some(userinfo.get(i + 1..).unwrap_or_default()),
-            ),
+            Some(i) => (userinfo.get(..i).unwrap_or_default(), Some(userinfo.get(i + 1..).unwrap_or_default())),
             None => (userinfo, None),
         };
         if user.is_empty() {
-            return Err(Bad {
-                at: rest_at,
-                reason: "empty user part before '@'",
-            });
+            return Err(Bad { at: rest_at, reason: "empty user part before '@'" });
         }
-        check_escaped(user, is_user).map_err(|i| Bad {
-            at: rest_at + i,
-            reason: "character not allowed in the URI user part",
-        })?;
+        // `#` is not legal unescaped (RFC 3261 19.1.2), but gateways and
+        // phones send dial strings like `*97#` as they are; it is harmless here.
+        check_escaped(user, |b| is_user(b) || b == b'#')
+            .map_err(|i| Bad { at: rest_at + i, reason: "character not allowed in the URI user part" })?;
         if let Some(p) = password {
             check_escaped(p, is_password).map_err(|i| Bad {
                 at: rest_at + user.len() + 1 + i,
@@ -161,9 +146,20 @@ fn sip_uri<'a>(mut uri: Uri<'a>, mut c: Cursor<'a>) -> Result<Uri<'a>, Bad> {
 /// `hostport = host [ ":" port ]`, `host = hostname / IPv4address / IPv6reference`
 /// (RFC 3261 25.1).
 pub(crate) fn hostport<'a>(c: &mut Cursor<'a>) -> Result<(&'a [u8], Option<u16>), Bad> {
+    let start = c.pos();
     let host = host(c)?;
-    let port = if c.eat(b':') { Some(port(c)?) } else { None };
-    Ok((host, port))
+    if !c.eat(b':') {
+        return Ok((host, None));
+    }
+    let after = c.rest();
+    port(c).map(|p| (host, Some(p))).map_err(|e| {
+        let rest = after.split(|&b| b == b';' || b == b'?').next().unwrap_or_default();
+        if host.iter().all(u8::is_ascii_hexdigit) && rest.iter().all(|&b| is_ipv6(b)) {
+            Bad { at: start, reason: "IPv6 address not enclosed in [] (RFC 5118 4.2)" }
+        } else {
+            e
+        }
+    })
 }
 
 /// `host` (RFC 3261 25.1), brackets kept for an `IPv6reference`.
@@ -175,10 +171,7 @@ pub(crate) fn host<'a>(c: &mut Cursor<'a>) -> Result<&'a [u8], Bad> {
             return Err(c.bad("IPv6 reference without a closing ']'"));
         }
         if !inner.contains(&b':') {
-            return Err(Bad {
-                at: start,
-                reason: "bracketed host is not an IPv6 address",
-            });
+            return Err(Bad { at: start, reason: "bracketed host is not an IPv6 address" });
         }
         return Ok(c.slice(start, c.pos()));
     }
@@ -196,12 +189,7 @@ pub(crate) fn port(c: &mut Cursor<'_>) -> Result<u16, Bad> {
     if digits.is_empty() {
         return Err(c.bad("port is not a number"));
     }
-    parse_u32(digits)
-        .and_then(|p| u16::try_from(p).ok())
-        .ok_or(Bad {
-            at,
-            reason: "port out of range",
-        })
+    parse_u32(digits).and_then(|p| u16::try_from(p).ok()).ok_or(Bad { at, reason: "port out of range" })
 }
 
 /// `uri-parameter = pname [ "=" pvalue ]` separated by `;` (RFC 3261 25.1);
@@ -214,15 +202,10 @@ fn check_params(params: &[u8], at: usize) -> Result<(), Bad> {
             None => (p, None),
         };
         if name.is_empty() {
-            return Err(Bad {
-                at: off,
-                reason: "empty URI parameter",
-            });
+            return Err(Bad { at: off, reason: "empty URI parameter" });
         }
-        check_escaped(name, is_paramchar).map_err(|i| Bad {
-            at: off + i,
-            reason: "character not allowed in a URI parameter",
-        })?;
+        check_escaped(name, is_paramchar)
+            .map_err(|i| Bad { at: off + i, reason: "character not allowed in a URI parameter" })?;
         if let Some(v) = value {
             check_escaped(v, is_paramchar).map_err(|i| Bad {
                 at: off + name.len() + 1 + i,
@@ -240,24 +223,15 @@ fn check_headers(headers: &[u8], at: usize) -> Result<(), Bad> {
     let mut off = at;
     for h in headers.split(|&b| b == b'&') {
         let Some(eq) = h.iter().position(|&b| b == b'=') else {
-            return Err(Bad {
-                at: off,
-                reason: "URI header without '='",
-            });
+            return Err(Bad { at: off, reason: "URI header without '='" });
         };
         let (name, value) = (h.get(..eq).unwrap_or_default(), h.get(eq + 1..).unwrap_or_default());
         if name.is_empty() {
-            return Err(Bad {
-                at: off,
-                reason: "empty URI header name",
-            });
+            return Err(Bad { at: off, reason: "empty URI header name" });
         }
         check_escaped(name, is_hnv)
             .and_then(|()| check_escaped(value, is_hnv).map_err(|i| name.len() + 1 + i))
-            .map_err(|i| Bad {
-                at: off + i,
-                reason: "character not allowed in a URI header",
-            })?;
+            .map_err(|i| Bad { at: off + i, reason: "character not allowed in a URI header" })?;
         off += h.len() + 1;
     }
     Ok(())
@@ -271,12 +245,8 @@ fn tel_uri<'a>(mut uri: Uri<'a>, mut c: Cursor<'a>) -> Result<Uri<'a>, Bad> {
     if number.is_empty() {
         return Err(c.bad("empty telephone number"));
     }
-    check_escaped(number, |b| is_unreserved(b) || matches!(b, b'+' | b'#' | b'*')).map_err(
-        |i| Bad {
-            at: at + i,
-            reason: "character not allowed in a telephone number",
-        },
-    )?;
+    check_escaped(number, |b| is_unreserved(b) || matches!(b, b'+' | b'#' | b'*'))
+        .map_err(|i| Bad { at: at + i, reason: "character not allowed in a telephone number" })?;
     uri.user = Some(number);
     if c.eat(b';') {
         let at = c.pos();
@@ -295,15 +265,9 @@ fn other_uri<'a>(mut uri: Uri<'a>, c: Cursor<'a>) -> Result<Uri<'a>, Bad> {
     if rest.is_empty() {
         return Err(c.bad("URI has nothing after its scheme"));
     }
-    check_escaped(rest, is_uric).map_err(|i| Bad {
-        at: at + i,
-        reason: "character not allowed in URI",
-    })?;
+    check_escaped(rest, is_uric).map_err(|i| Bad { at: at + i, reason: "character not allowed in URI" })?;
     if let Some(hier) = rest.strip_prefix(b"//") {
-        let end = hier
-            .iter()
-            .position(|&b| matches!(b, b'/' | b'?' | b'#'))
-            .unwrap_or(hier.len());
+        let end = hier.iter().position(|&b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(hier.len());
         let authority = hier.get(..end).unwrap_or_default();
         let hostport_part = match authority.iter().rposition(|&b| b == b'@') {
             Some(i) => {
@@ -340,6 +304,7 @@ mod tests {
         assert_eq!(u.param(b"lr"), Some(None));
         assert_eq!(u.headers, Some(&b"Subject=hi&x="[..]));
 
+        assert_eq!(parse(b"sip:*97#@10.0.0.1").unwrap().user, Some(&b"*97#"[..]));
         let u = parse(b"sip:8613800138000@10.0.0.1").unwrap();
         assert_eq!(u.user, Some(&b"8613800138000"[..]));
         assert_eq!(u.ip(), Some("10.0.0.1".parse().unwrap()));
@@ -363,7 +328,8 @@ mod tests {
         assert_eq!((u.host, u.port), (&b"[2001:db8::10:5070]"[..], None));
         assert!(parse(b"sip:user@[2001:db8:::192.0.2.1]").is_ok());
         let bad = parse(b"sip:2001:db8::10").unwrap_err();
-        assert_eq!(bad.reason, "port is not a number");
+        assert_eq!(bad.reason, "IPv6 address not enclosed in [] (RFC 5118 4.2)");
+        assert_eq!(parse(b"sip:host:x").unwrap_err().reason, "port is not a number");
         assert!(parse(b"sip:[2001:db8::10").is_err());
         assert!(parse(b"sip:[example.com]").is_err());
     }

@@ -13,8 +13,7 @@
 use std::slice;
 
 use super::chars::{
-    is_digit, is_lws, is_token, is_word, parse_delta_seconds, parse_u32, trim_lws, unquote, Bad,
-    Cursor,
+    is_digit, is_lws, is_token, is_word, parse_delta_seconds, parse_u32, trim_lws, unquote, Bad, Cursor,
 };
 use super::uri::{self, parse_ip, Uri};
 use super::{Header, HeaderName, Method};
@@ -149,10 +148,9 @@ impl<'a> Iterator for Params<'a> {
             let item = self.rest.get(..end).unwrap_or_default();
             self.rest = self.rest.get(end + 1..).unwrap_or_default();
             let (name, value) = match item.iter().position(|&b| b == b'=') {
-                Some(eq) => (
-                    item.get(..eq).unwrap_or_default(),
-                    Some(trim_lws(item.get(eq + 1..).unwrap_or_default())),
-                ),
+                Some(eq) => {
+                    (item.get(..eq).unwrap_or_default(), Some(trim_lws(item.get(eq + 1..).unwrap_or_default())))
+                }
                 None => (item, None),
             };
             let name = trim_lws(name);
@@ -164,9 +162,7 @@ impl<'a> Iterator for Params<'a> {
 }
 
 fn find_param<'a>(raw: &'a [u8], name: &[u8]) -> Option<Option<&'a [u8]>> {
-    Params::new(raw)
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
+    Params::new(raw).find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
 /// `*( SEMI generic-param )` (RFC 3261 25.1). `each` sees every parameter
@@ -181,15 +177,8 @@ fn params<'a>(
         let name_at = c.pos();
         first.get_or_insert(name_at);
         let name = c.token("empty or malformed parameter")?;
-        let value = if c.separator(b'=') {
-            Some(gen_value(c)?)
-        } else {
-            None
-        };
-        each(name, value).map_err(|reason| Bad {
-            at: name_at,
-            reason,
-        })?;
+        let value = if c.separator(b'=') { Some(gen_value(c)?) } else { None };
+        each(name, value).map_err(|reason| Bad { at: name_at, reason })?;
         end = c.pos();
     }
     Ok(first.map_or(&[][..], |f| c.slice(f, end)))
@@ -227,11 +216,11 @@ fn name_addr<'a>(
         }
         Some(b'<') => (None, bracketed(c)?),
         _ => {
-            let first = c.take_while(is_token);
+            let first = c.take_while(is_display_octet);
             if first.is_empty() {
                 return Err(c.bad("expected an address"));
             }
-            if c.peek() == Some(b':') {
+            if c.peek() == Some(b':') && first.iter().all(|&b| is_token(b)) {
                 // A scheme: this is a bare addr-spec.
                 c.reset(start);
                 (None, addr_spec(c)?)
@@ -243,15 +232,11 @@ fn name_addr<'a>(
                     c.skip_lws();
                     match c.peek() {
                         Some(b'<') => break,
-                        Some(b) if is_token(b) => {
-                            c.take_while(is_token);
+                        Some(b) if is_display_octet(b) => {
+                            c.take_while(is_display_octet);
                             end = c.pos();
                         }
-                        Some(_) => {
-                            return Err(
-                                c.bad("character not allowed in an unquoted display name")
-                            )
-                        }
+                        Some(_) => return Err(c.bad("character not allowed in an unquoted display name")),
                         None => return Err(c.bad("display name without an address")),
                     }
                 }
@@ -266,12 +251,15 @@ fn name_addr<'a>(
         }
         each(name, value)
     })?;
-    Ok(NameAddr {
-        display,
-        uri,
-        tag,
-        params,
-    })
+    Ok(NameAddr { display, uri, tag, params })
+}
+
+/// An octet of an unquoted display name: a `token` octet (RFC 3261 25.1),
+/// or any non-ASCII octet, because user agents in the field send UTF-8 names
+/// (e.g. Chinese ones) unquoted. Separators such as `,` stay errors
+/// (RFC 4475 3.1.2.15).
+fn is_display_octet(b: u8) -> bool {
+    is_token(b) || b >= 0x80
 }
 
 /// `LAQUOT addr-spec RAQUOT` (RFC 3261 25.1), the cursor on the `<`. No LWS
@@ -284,15 +272,9 @@ fn bracketed<'a>(c: &mut Cursor<'a>) -> Result<Uri<'a>, Bad> {
         return Err(c.bad("'<' without a closing '>'"));
     }
     if let Some(i) = inner.iter().position(|&b| is_lws(b)) {
-        return Err(Bad {
-            at: at + i,
-            reason: "whitespace inside <> around the address",
-        });
+        return Err(Bad { at: at + i, reason: "whitespace inside <> around the address" });
     }
-    uri::parse(inner).map_err(|b| Bad {
-        at: at + b.at,
-        reason: b.reason,
-    })
+    uri::parse(inner).map_err(|b| Bad { at: at + b.at, reason: b.reason })
 }
 
 /// A bare `addr-spec` in a header: it ends at `;`, `,` or LWS, and must not
@@ -301,15 +283,9 @@ fn addr_spec<'a>(c: &mut Cursor<'a>) -> Result<Uri<'a>, Bad> {
     let at = c.pos();
     let s = c.take_while(|b| !matches!(b, b';' | b',') && !is_lws(b));
     if let Some(i) = s.iter().position(|&b| b == b'?') {
-        return Err(Bad {
-            at: at + i,
-            reason: "a URI with headers must be enclosed in <>",
-        });
+        return Err(Bad { at: at + i, reason: "a URI with headers must be enclosed in <>" });
     }
-    uri::parse(s).map_err(|b| Bad {
-        at: at + b.at,
-        reason: b.reason,
-    })
+    uri::parse(s).map_err(|b| Bad { at: at + b.at, reason: b.reason })
 }
 
 /// A From or To value: exactly one address (RFC 3261 20.20, 20.39).
@@ -376,11 +352,7 @@ pub(crate) fn via<'a>(c: &mut Cursor<'a>) -> Result<Via<'a>, Bad> {
         return Err(c.bad("expected whitespace before sent-by"));
     }
     let host = uri::host(c)?;
-    let port = if c.separator(b':') {
-        Some(uri::port(c)?)
-    } else {
-        None
-    };
+    let port = if c.separator(b':') { Some(uri::port(c)?) } else { None };
     let (mut branch, mut rport, mut received) = (None, None, None);
     let params = params(c, |name, value| {
         if name.eq_ignore_ascii_case(b"branch") {
@@ -388,40 +360,24 @@ pub(crate) fn via<'a>(c: &mut Cursor<'a>) -> Result<Via<'a>, Bad> {
         } else if name.eq_ignore_ascii_case(b"rport") {
             rport = Some(match value {
                 None => None,
-                Some(v) => Some(
-                    parse_u32(v)
-                        .and_then(|p| u16::try_from(p).ok())
-                        .ok_or("rport is not a port number")?,
-                ),
+                Some(v) => Some(parse_u32(v).and_then(|p| u16::try_from(p).ok()).ok_or("rport is not a port number")?),
             });
         } else if name.eq_ignore_ascii_case(b"received") {
             let v = value.ok_or("received parameter without a value")?;
             // IPv4address / IPv6address, brackets tolerated (RFC 5118 4.5).
-            if !v
-                .iter()
-                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':' | b'[' | b']'))
-            {
+            if !v.iter().all(|&b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':' | b'[' | b']')) {
                 return Err("received is not an IP address");
             }
             received = Some(v);
         } else if name.eq_ignore_ascii_case(b"ttl") {
             let v = value.ok_or("ttl parameter without a value")?;
-            if !parse_u32(v).is_some_and(|t| t <= 255) {
+            if parse_u32(v).is_none_or(|t| t > 255) {
                 return Err("ttl is not a number from 0 to 255");
             }
         }
         Ok(())
     })?;
-    Ok(Via {
-        transport,
-        host,
-        port,
-        branch,
-        rport,
-        received,
-        params,
-        raw: c.slice(start, c.pos()),
-    })
+    Ok(Via { transport, host, port, branch, rport, received, params, raw: c.slice(start, c.pos()) })
 }
 
 /// `CSeq = 1*DIGIT LWS Method` (RFC 3261 20.16); the number must fit 32
@@ -434,10 +390,7 @@ pub(crate) fn cseq(value: &[u8]) -> Result<CSeq<'_>, Bad> {
     if digits.is_empty() {
         return Err(c.bad("CSeq does not start with a number"));
     }
-    let seq = parse_u32(digits).ok_or(Bad {
-        at,
-        reason: "CSeq number exceeds 2^32-1",
-    })?;
+    let seq = parse_u32(digits).ok_or(Bad { at, reason: "CSeq number exceeds 2^32-1" })?;
     if !c.skip_lws() {
         return Err(c.bad("expected whitespace after the CSeq number"));
     }
@@ -467,41 +420,21 @@ fn call_id(value: &[u8]) -> Result<(), Bad> {
 /// `Content-Length = 1*DIGIT` (RFC 3261 20.14).
 pub(crate) fn content_length(value: &[u8]) -> Result<usize, Bad> {
     match value.first() {
-        None => Err(Bad {
-            at: 0,
-            reason: "empty Content-Length",
-        }),
-        Some(b'-') => Err(Bad {
-            at: 0,
-            reason: "negative Content-Length",
-        }),
-        Some(_) if !value.iter().all(|&b| is_digit(b)) => Err(Bad {
-            at: 0,
-            reason: "Content-Length is not a number",
-        }),
+        None => Err(Bad { at: 0, reason: "empty Content-Length" }),
+        Some(b'-') => Err(Bad { at: 0, reason: "negative Content-Length" }),
+        Some(_) if !value.iter().all(|&b| is_digit(b)) => Err(Bad { at: 0, reason: "Content-Length is not a number" }),
         Some(_) => super::chars::parse_u64(value)
             .and_then(|n| usize::try_from(n).ok())
-            .ok_or(Bad {
-                at: 0,
-                reason: "Content-Length is too large",
-            }),
+            .ok_or(Bad { at: 0, reason: "Content-Length is too large" }),
     }
 }
 
 /// `Max-Forwards = 1*DIGIT`, at most 255 (RFC 3261 20.22, 25.1; RFC 4475 3.1.2.4).
 pub(crate) fn max_forwards(value: &[u8]) -> Result<u8, Bad> {
     if value.is_empty() || !value.iter().all(|&b| is_digit(b)) {
-        return Err(Bad {
-            at: 0,
-            reason: "Max-Forwards is not a number",
-        });
+        return Err(Bad { at: 0, reason: "Max-Forwards is not a number" });
     }
-    parse_u32(value)
-        .and_then(|n| u8::try_from(n).ok())
-        .ok_or(Bad {
-            at: 0,
-            reason: "Max-Forwards exceeds 255",
-        })
+    parse_u32(value).and_then(|n| u8::try_from(n).ok()).ok_or(Bad { at: 0, reason: "Max-Forwards exceeds 255" })
 }
 
 /// `Content-Type = m-type SLASH m-subtype *(SEMI m-parameter)` (RFC 3261 20.15).
@@ -520,10 +453,8 @@ fn content_type(value: &[u8]) -> Result<(), Bad> {
 /// RFC 4475 3.1.2.12 rejects other zones).
 fn date(value: &[u8]) -> Result<(), Bad> {
     const DAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
-    const MONTHS: [&[u8]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
+    const MONTHS: [&[u8]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
     let bad = |at, reason| Err(Bad { at, reason });
     // "Fri, 01 Jan 2010 16:00:00 GMT" is 29 octets, every one in a fixed place.
     let [d0, d1, d2, b',', b' ', day @ .., b' ', g, m, t] = value else {
@@ -535,9 +466,7 @@ fn date(value: &[u8]) -> Result<(), Bad> {
     if ![*g, *m, *t].eq_ignore_ascii_case(b"GMT") {
         return bad(value.len().saturating_sub(3), "Date is not in GMT");
     }
-    let [a, b, b' ', m0, m1, m2, b' ', y0, y1, y2, y3, b' ', h0, h1, b':', n0, n1, b':', s0, s1] =
-        day
-    else {
+    let [a, b, b' ', m0, m1, m2, b' ', y0, y1, y2, y3, b' ', h0, h1, b':', n0, n1, b':', s0, s1] = day else {
         return bad(5, "Date is not `DD Mon YYYY HH:MM:SS`");
     };
     let digits = [a, b, y0, y1, y2, y3, h0, h1, n0, n1, s0, s1];
@@ -556,18 +485,12 @@ fn warning<'a>(c: &mut Cursor<'a>) -> Result<(), Bad> {
     c.skip_lws();
     let at = c.pos();
     if c.take_while(is_digit).len() != 3 {
-        return Err(Bad {
-            at,
-            reason: "warn-code is not three digits",
-        });
+        return Err(Bad { at, reason: "warn-code is not three digits" });
     }
     if !c.eat(b' ') {
         return Err(c.bad("expected SP after the warn-code"));
     }
-    if c
-        .take_while(|b| !is_lws(b) && !matches!(b, b'"' | b','))
-        .is_empty()
-    {
+    if c.take_while(|b| !is_lws(b) && !matches!(b, b'"' | b',')).is_empty() {
         return Err(c.bad("missing warn-agent"));
     }
     if !c.eat(b' ') {
@@ -586,10 +509,7 @@ fn retry_after(value: &[u8]) -> Result<(), Bad> {
         return Err(c.bad("Retry-After is not a number"));
     }
     if parse_u32(digits).is_none() {
-        return Err(Bad {
-            at: 0,
-            reason: "Retry-After exceeds 2^32-1",
-        });
+        return Err(Bad { at: 0, reason: "Retry-After exceeds 2^32-1" });
     }
     let save = c.pos();
     c.skip_lws();
@@ -622,10 +542,7 @@ fn comment(c: &mut Cursor<'_>) -> Result<(), Bad> {
             _ => {}
         }
     }
-    Err(Bad {
-        at,
-        reason: "unterminated comment",
-    })
+    Err(Bad { at, reason: "unterminated comment" })
 }
 
 /// One `token` of a list such as Allow or Supported (RFC 3261 20.5, 20.37).
@@ -644,11 +561,7 @@ pub(crate) fn check_list<'a, T>(
     let mut c = Cursor::new(value);
     c.skip_lws();
     if c.at_end() {
-        return if may_be_empty {
-            Ok(0)
-        } else {
-            Err(c.bad("empty value"))
-        };
+        return if may_be_empty { Ok(0) } else { Err(c.bad("empty value")) };
     }
     let mut n = 0usize;
     loop {
@@ -688,18 +601,14 @@ pub(crate) fn check(kind: HeaderName, value: &[u8]) -> Result<(), Bad> {
         HeaderName::Via => check_list(value, false, via).map(|_| ()),
         HeaderName::From | HeaderName::To => from_to(value).map(|_| ()),
         HeaderName::Contact => contact_list(value),
-        HeaderName::Route | HeaderName::RecordRoute => {
-            check_list(value, false, route).map(|_| ())
-        }
+        HeaderName::Route | HeaderName::RecordRoute => check_list(value, false, route).map(|_| ()),
         HeaderName::CallId => call_id(value),
         HeaderName::MaxForwards => max_forwards(value).map(|_| ()),
         HeaderName::ContentType => content_type(value),
         HeaderName::Date => date(value),
         HeaderName::Warning => check_list(value, false, warning).map(|_| ()),
         HeaderName::RetryAfter => retry_after(value),
-        HeaderName::Allow | HeaderName::Supported => {
-            check_list(value, true, list_token).map(|_| ())
-        }
+        HeaderName::Allow | HeaderName::Supported => check_list(value, true, list_token).map(|_| ()),
         HeaderName::Require | HeaderName::ProxyRequire | HeaderName::Unsupported => {
             check_list(value, false, list_token).map(|_| ())
         }
@@ -723,12 +632,7 @@ impl<'m, 'a, T> ListIter<'m, 'a, T> {
         kind: HeaderName,
         element: fn(&mut Cursor<'a>) -> Result<T, Bad>,
     ) -> Self {
-        ListIter {
-            headers: headers.iter(),
-            kind,
-            cur: None,
-            element,
-        }
+        ListIter { headers: headers.iter(), kind, cur: None, element }
     }
 }
 
@@ -774,11 +678,8 @@ pub(crate) fn auth_realm(value: &[u8]) -> Option<&[u8]> {
         if !c.separator(b'=') {
             return None;
         }
-        let v = if c.peek() == Some(b'"') {
-            c.quoted_string().ok()?
-        } else {
-            c.take_while(|b| !is_lws(b) && b != b',')
-        };
+        let v =
+            if c.peek() == Some(b'"') { c.quoted_string().ok()? } else { c.take_while(|b| !is_lws(b) && b != b',') };
         if name.eq_ignore_ascii_case(b"realm") {
             return Some(unquote(v));
         }
@@ -829,21 +730,15 @@ mod tests {
             b"SIP/2.0/UDP host, ",
             b"SIP/2.0/UDP host:70000",
         ] {
-            assert!(
-                check(HeaderName::Via, bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
+            assert!(check(HeaderName::Via, bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
-        assert_eq!(
-            check_list(b"SIP/2.0/UDP a, SIP/2.0/TCP b", false, via),
-            Ok(2)
-        );
+        assert_eq!(check_list(b"SIP/2.0/UDP a, SIP/2.0/TCP b", false, via), Ok(2));
     }
 
     #[test]
     fn name_addrs() {
-        let na = from_to(b"\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8").unwrap();
+        let na =
+            from_to(b"\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8").unwrap();
         assert_eq!(na.display, Some(&br#"J Rosenberg \\\""#[..]));
         assert_eq!(na.uri.host, b"example.com");
         assert_eq!(na.tag, Some(&b"98asjd8"[..]));
@@ -855,6 +750,8 @@ mod tests {
         assert_eq!((na.display, na.tag), (None, Some(&b"1"[..])));
         assert_eq!(na.param(b"x"), Some(Some(&b"\"a;b\""[..])));
         assert_eq!(na.params().count(), 2);
+        let na = from_to("张三 <sip:100@10.0.0.1>;tag=9".as_bytes()).unwrap();
+        assert_eq!(na.display, Some("张三".as_bytes()));
         let na = from_to(b"isbn:2983792873").unwrap();
         assert_eq!(na.uri.scheme, b"isbn");
     }
@@ -878,14 +775,10 @@ mod tests {
     #[test]
     fn contacts_and_lists() {
         let mut c = Cursor::new(&b"<sip:a@b>;expires=60, \"x, y\" <sip:c@d>;expires=280297596632815"[..]);
-        let Contact::Addr { expires, .. } = contact(&mut c).unwrap() else {
-            panic!("not an address")
-        };
+        let Contact::Addr { expires, .. } = contact(&mut c).unwrap() else { panic!("not an address") };
         assert_eq!(expires, Some(60));
         assert!(c.separator(b','));
-        let Contact::Addr { addr, expires } = contact(&mut c).unwrap() else {
-            panic!("not an address")
-        };
+        let Contact::Addr { addr, expires } = contact(&mut c).unwrap() else { panic!("not an address") };
         assert_eq!((addr.display, expires), (Some(&b"x, y"[..]), Some(u32::MAX)));
         assert!(check(HeaderName::Contact, b"*").is_ok());
         assert!(check(HeaderName::Contact, b"<sip:a@b>, *").is_err());
