@@ -8,8 +8,7 @@ use std::path::PathBuf;
 
 use duanka_probe::dissect::sdp;
 use duanka_probe::dissect::sip::{
-    frame_stream, looks_like_sip, parse_message, Contact, ErrorKind, Framing, HeaderName,
-    Message, Method, StartLine,
+    frame_stream, looks_like_sip, parse_message, Contact, ErrorKind, Framing, HeaderName, Message, Method, StartLine,
 };
 
 /// One row of an `INDEX.tsv`.
@@ -21,17 +20,14 @@ struct Case {
 }
 
 fn data_dir(corpus: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(corpus)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(corpus)
 }
 
 /// Reads a corpus's `INDEX.tsv` and every file it lists.
 fn corpus(name: &str) -> Vec<Case> {
     let dir = data_dir(name);
     let index = dir.join("INDEX.tsv");
-    let text = std::fs::read_to_string(&index)
-        .unwrap_or_else(|e| panic!("missing fixture {}: {e}", index.display()));
+    let text = std::fs::read_to_string(&index).unwrap_or_else(|e| panic!("missing fixture {}: {e}", index.display()));
     let cases: Vec<Case> = text
         .lines()
         .skip(1)
@@ -40,19 +36,13 @@ fn corpus(name: &str) -> Vec<Case> {
             let cols: Vec<&str> = line.split('\t').collect();
             assert!(cols.len() >= 3, "malformed INDEX.tsv row: {line}");
             let path = dir.join(cols[0]);
-            let bytes = std::fs::read(&path)
-                .unwrap_or_else(|e| panic!("missing fixture {}: {e}", path.display()));
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("missing fixture {}: {e}", path.display()));
             let valid = match cols[2] {
                 "valid" => true,
                 "invalid" => false,
                 other => panic!("unknown verdict {other} for {}", cols[0]),
             };
-            Case {
-                file: cols[0].to_string(),
-                section: cols[1].to_string(),
-                valid,
-                bytes,
-            }
+            Case { file: cols[0].to_string(), section: cols[1].to_string(), valid, bytes }
         })
         .collect();
     assert!(!cases.is_empty(), "{} lists no files", index.display());
@@ -105,8 +95,7 @@ fn check_verdicts(name: &str) -> usize {
     for case in &cases {
         let result = parse_message(&case.bytes);
         if case.valid {
-            let m = result
-                .unwrap_or_else(|e| panic!("{name}/{} ({}) must parse: {e}", case.file, case.section));
+            let m = result.unwrap_or_else(|e| panic!("{name}/{} ({}) must parse: {e}", case.file, case.section));
             if let Some(sdp) = m.sdp() {
                 let s = sdp.unwrap_or_else(|e| panic!("{name}/{} SDP must parse: {e}", case.file));
                 assert!(!s.media.is_empty(), "{}: SDP without media", case.file);
@@ -123,8 +112,7 @@ fn check_verdicts(name: &str) -> usize {
             };
             assert!(!e.reason().is_empty(), "{}: empty reason", case.file);
             assert!(e.offset <= case.bytes.len(), "{}: offset past the end", case.file);
-            let Some(&(_, kind, header)) = EXPECTED_ERRORS.iter().find(|(f, ..)| *f == case.file)
-            else {
+            let Some(&(_, kind, header)) = EXPECTED_ERRORS.iter().find(|(f, ..)| *f == case.file) else {
                 panic!("{}: no expected error kind in the table (got {:?}: {e})", case.file, e.kind);
             };
             assert_eq!((e.kind, e.header), (kind, header), "{}: {e}", case.file);
@@ -171,9 +159,7 @@ mod rfc4475 {
         );
         let contacts: Vec<_> = m.contacts().collect();
         assert_eq!(contacts.len(), 1);
-        let Contact::Addr { addr, .. } = contacts[0] else {
-            panic!("not an address")
-        };
+        let Contact::Addr { addr, .. } = contacts[0] else { panic!("not an address") };
         assert_eq!(addr.display, Some(&br#"Quoted string \"\""#[..]));
         assert_eq!(addr.param(b"q"), Some(Some(&b"0.33"[..])));
         assert_eq!((m.content_length(), m.body.len()), (Some(150), 150));
@@ -193,10 +179,7 @@ mod rfc4475 {
         assert_eq!(to.display, Some(&b"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f"[..]));
         let ext = m.headers_named(b"extensionHeader-!.%*+_`'~").next().unwrap();
         assert_eq!(ext.value, "\u{feff}\u{5927}\u{505c}\u{96fb}".as_bytes());
-        assert_eq!(
-            m.request_uri().unwrap().password,
-            Some(&b"&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"[..])
-        );
+        assert_eq!(m.request_uri().unwrap().password, Some(&b"&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"[..]));
 
         let bytes = load("rfc4475", "esc02.dat");
         let m = parse("esc02", &bytes);
@@ -275,10 +258,7 @@ mod rfc4475 {
         let m = parse("unreason", &bytes);
         let line_end = bytes.iter().position(|&b| b == b'\r').unwrap();
         assert_eq!(m.status(), Some(200));
-        assert_eq!(
-            m.start,
-            StartLine::Response { code: 200, reason: &bytes[12..line_end] }
-        );
+        assert_eq!(m.start, StartLine::Response { code: 200, reason: &bytes[12..line_end] });
         assert!(std::str::from_utf8(m.reason().unwrap()).unwrap().starts_with("= 2**3 * 5**2 "));
 
         let bytes = load("rfc4475", "noreason.dat");
@@ -310,9 +290,7 @@ mod rfc4475 {
         let m = parse("unksm2", &bytes);
         assert_eq!(m.to().unwrap().uri.scheme, b"isbn");
         assert_eq!(m.from().unwrap().uri.scheme, b"http");
-        let Some(Contact::Addr { addr, .. }) = m.contacts().next() else {
-            panic!("no contact")
-        };
+        let Some(Contact::Addr { addr, .. }) = m.contacts().next() else { panic!("no contact") };
         assert_eq!(addr.uri.raw, b"name:John_Smith");
 
         let bytes = load("rfc4475", "regescrt.dat");
@@ -470,6 +448,8 @@ mod properties {
     fn check_all(input: &[u8]) {
         if let Ok(m) = parse_message(input) {
             touch(&m, input);
+            // The cheap filter never drops a message the parser accepts.
+            assert!(looks_like_sip(input));
         }
         match frame_stream(input) {
             Framing::Complete(n) => {
@@ -514,7 +494,12 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            // Integration tests have no lib.rs beside them to persist into.
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
 
         #[test]
         fn random_bytes_never_panic(input in prop::collection::vec(any::<u8>(), 0..1500)) {
