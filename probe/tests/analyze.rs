@@ -557,3 +557,102 @@ fn json_contract_field_names() {
         }
     }
 }
+
+/// Synthetic identities with correct check digits (MCC 460); not real cards.
+const IMEI: &str = "860000000000009";
+const IMSI: &str = "460001234567890";
+const ICCID: &str = "89860012345678901238";
+
+fn luhn_ok(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+#[test]
+fn goip_keepalive_identities_attach_to_the_gateway_and_the_password_never_shows() {
+    assert!(luhn_ok(IMEI) && luhn_ok(ICCID), "fixture identities must be well formed");
+    let dir = tmp();
+    let path = dir.path().join("goip-ctl.pcap");
+    let mut out = PcapOut::new(std::fs::File::create(&path).unwrap()).unwrap();
+    let keepalive = format!(
+        "req:12;id:goip1;pass:SeCrEt-PaSs;num:;signal:25;gsm_status:LOGIN;voip_status:LOGIN;voip_state:IDLE;imei:{IMEI};imsi:{IMSI};iccid:{ICCID};pro:CHINA MOBILE;idle:3;disable_status:0;SMS_LOGIN:N;SMS_STATE:;CELLINFO:LAC:7E5,CELL ID:5E5B;CGATT:Y;"
+    );
+    out.udp(T0, sa(GOIP, 5062), sa("203.0.113.44", 44444), keepalive.as_bytes()).unwrap();
+    out.udp(T0 + 1000, sa("203.0.113.44", 44444), sa(GOIP, 5062), b"reg:12;status:200;").unwrap();
+    out.udp(T0 + 30_000_000, sa(GOIP, 5062), sa("203.0.113.44", 44444), keepalive.as_bytes()).unwrap();
+    let mut simbank = 0x4321_5678u32.to_be_bytes().to_vec();
+    simbank.extend_from_slice(&[0x5a; 40]);
+    out.udp(T0 + 31_000_000, sa(GOIP, 40001), sa("203.0.113.45", 56011), &simbank).unwrap();
+    out.finish().unwrap();
+
+    let (doc, run) = run_json(&[&path], &[]);
+    assert!(run.status.success());
+    let g = gateway(&doc, GOIP);
+    assert_eq!(g["goip_keepalives"], 2);
+    assert_eq!(g["simbank_packets"], 1);
+    for (field, value) in [("imsis", IMSI), ("imeis", IMEI), ("iccids", ICCID)] {
+        let ids = g[field].as_array().unwrap();
+        assert_eq!(ids.len(), 1, "{field}: {g:#}");
+        assert_eq!(ids[0]["value"], value);
+        assert_eq!(ids[0]["valid"], true);
+        assert_eq!(ids[0]["channel"], "goip1");
+        assert_eq!(ids[0]["frames"], serde_json::json!([1, 3]));
+    }
+    assert_eq!(g["verdict"], "simbox", "control-plane and SIM-bank evidence: {g:#}");
+    let ids = evidence_ids(g);
+    assert!(ids.contains(&"goip.control_plane".to_string()) && ids.contains(&"goip.simbank".to_string()), "{ids:?}");
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(!text.contains("SeCrEt"), "the pass: credential leaked into the report");
+    let table = probe().args(["analyze", "--all", path.to_str().unwrap()]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&table.stdout).contains("SeCrEt"));
+}
+
+#[test]
+fn eval_scores_a_labelled_capture() {
+    let dir = tmp();
+    let cap = dir.path().join("udp.pcap");
+    write_udp_scenario(&cap);
+    let labels = dir.path().join("labels.json");
+    std::fs::write(
+        &labels,
+        format!(
+            r#"{{"gateways":[
+            {{"address":"{GOIP}","label":"simbox","kind":"goip_fingerprinted"}},
+            {{"address":"{SOFTSWITCH}","label":"clean","kind":"softswitch"}},
+            {{"address":"{PHONE}","label":"clean","kind":"softphone"}},
+            {{"address":"{PBX}","label":"clean","kind":"pbx"}}]}}"#
+        ),
+    )
+    .unwrap();
+    let out = probe().args(["eval", "--json", "--labels", labels.to_str().unwrap(), cap.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["overall"]["true_positives"], 1);
+    assert_eq!(r["overall"]["false_positives"], 0);
+    assert_eq!(r["overall"]["precision"], 1.0);
+    assert_eq!(r["overall"]["recall"], 1.0);
+    assert_eq!(r["by_kind"]["softphone"]["true_negatives"], 1);
+    let out = probe()
+        .args(["eval", "--labels", labels.to_str().unwrap(), "--min-recall", "1.01", cap.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "a target that is not met exits 3");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OVERALL"));
+}
