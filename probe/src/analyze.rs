@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-use duanka_shared::report::{AnalysisReport, FileSummary, SipSummary, Verdict, REPORT_SCHEMA_VERSION};
+use duanka_shared::report::{AnalysisReport, FileSummary, RtpReport, SipSummary, Verdict, REPORT_SCHEMA_VERSION};
 
 use crate::anomaly::{Anomaly, Class, Counters};
 use crate::capture::file::ReadOutcome;
@@ -15,7 +15,8 @@ use crate::capture::{Frame, Micros};
 use crate::detect::score::assess;
 use crate::detect::{gateway_report, SignatureDb};
 use crate::dissect::layers::{self, IpPacket, Transport};
-use crate::dissect::{goip, sip};
+use crate::dissect::{goip, sdp, sip};
+use crate::track::rtp::{RtpTracker, StreamReport};
 use crate::track::host::{EvidenceSource, FrameRef};
 use crate::track::sip::{MessageMeta, SipTracker};
 use crate::track::{ipfrag, tcp};
@@ -37,6 +38,10 @@ struct SipSide<'db> {
     counters: Counters,
     /// Capture time of the latest SIP message.
     last_ts: Micros,
+    /// RTP and RTCP streams, announced by SDP or found by heuristic.
+    rtp: RtpTracker,
+    /// RTP totals.
+    rtp_summary: RtpTotals,
 }
 
 impl SipSide<'_> {
@@ -67,6 +72,9 @@ impl SipSide<'_> {
         }
         let session = msg.sdp().and_then(Result::ok);
         self.tracker.message(&msg, meta, &mut self.counters);
+        if let Some(session) = &session {
+            self.expect_media(&msg, session, meta.ts);
+        }
         let mut new_evidence = false;
         if let Some(host) = self.tracker.host_mut(meta.src.ip()) {
             self.db.scan(&msg, session.as_ref(), |sig, observed| {
@@ -78,6 +86,35 @@ impl SipSide<'_> {
             changed.push(meta.src.ip());
         }
         self.detect(&changed, meta.ts);
+    }
+
+    /// Announce the RTP streams an SDP offer or answer sets up, so they are
+    /// linked to the call (RFC 3264: media is sent to the c= address and m= port).
+    fn expect_media(&mut self, msg: &sip::Message<'_>, session: &sdp::Session<'_>, now: Micros) {
+        let call = call_key(msg.call_id().unwrap_or_default());
+        for m in session.media.iter().filter(|m| m.is_rtp()) {
+            let Some(ip) = m.connection.as_ref().or(session.connection.as_ref()).and_then(|c| c.ip()) else { continue };
+            let codecs: Vec<(u8, String, u32)> = m
+                .formats
+                .iter()
+                .filter_map(|f| std::str::from_utf8(f).ok()?.parse::<u8>().ok())
+                .filter_map(|pt| match m.rtpmap(pt) {
+                    Some(r) => Some((pt, String::from_utf8_lossy(r.encoding).into_owned(), r.clock_rate)),
+                    None => sdp::static_payload(pt).map(|s| (pt, s.name.to_string(), s.clock_rate)),
+                })
+                .collect();
+            self.rtp.expect(now, SocketAddr::new(ip, m.port), call, &codecs, &mut self.counters);
+        }
+    }
+
+    /// Fold ended streams into the totals and into their sender's record.
+    fn streams_ended(&mut self, streams: Vec<StreamReport>) {
+        for st in streams {
+            self.rtp_summary.add(&st);
+            if let Some(host) = self.tracker.host_mut(st.src.ip()) {
+                host.rtp.add(&st);
+            }
+        }
     }
 
     /// A GoIP SMS-server message: keep-alives name the SIMs and modules of
@@ -143,6 +180,53 @@ impl SipSide<'_> {
     }
 }
 
+/// A stable key for a call, from its Call-ID.
+fn call_key(call_id: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    call_id.hash(&mut h);
+    h.finish()
+}
+
+/// RTP totals over the whole input.
+#[derive(Debug, Default)]
+struct RtpTotals {
+    streams: u64,
+    from_sdp: u64,
+    linked_to_calls: u64,
+    packets: u64,
+    lost: i64,
+    with_rtcp: u64,
+    dtmf_events: u64,
+    codecs: BTreeMap<String, u64>,
+}
+
+impl RtpTotals {
+    fn add(&mut self, st: &StreamReport) {
+        self.streams += 1;
+        self.from_sdp += u64::from(st.from_sdp);
+        self.linked_to_calls += u64::from(st.call.is_some());
+        self.packets += st.packets;
+        self.lost += st.lost;
+        self.with_rtcp += u64::from(st.rtcp_sr + st.rtcp_rr > 0);
+        self.dtmf_events += st.dtmf_events;
+        *self.codecs.entry(st.codec.clone().unwrap_or_else(|| format!("PT {}", st.payload_type))).or_default() += 1;
+    }
+
+    fn into_report(self) -> RtpReport {
+        RtpReport {
+            streams: self.streams,
+            from_sdp: self.from_sdp,
+            linked_to_calls: self.linked_to_calls,
+            packets: self.packets,
+            lost: self.lost,
+            streams_with_rtcp: self.with_rtcp,
+            dtmf_events: self.dtmf_events,
+            codecs: self.codecs,
+        }
+    }
+}
+
 /// The whole pipeline's state.
 #[derive(Debug)]
 pub struct Analyzer<'db> {
@@ -172,6 +256,8 @@ impl<'db> Analyzer<'db> {
                 methods: BTreeMap::new(),
                 counters: Counters::default(),
                 last_ts: 0,
+                rtp: RtpTracker::new(),
+                rtp_summary: RtpTotals::default(),
             },
             packets: 0,
             bytes: 0,
@@ -222,6 +308,9 @@ impl<'db> Analyzer<'db> {
         self.frags.expire(now, &mut self.counters);
         self.streams.expire(now);
         self.sip.tracker.expire(now, &mut self.sip.counters);
+        self.sip.rtp.expire(now);
+        let ended = self.sip.rtp.take_finished();
+        self.sip.streams_ended(ended);
         let changed = self.sip.tracker.take_changed();
         self.sip.detect(&changed, now);
     }
@@ -244,6 +333,8 @@ impl<'db> Analyzer<'db> {
                     MessageMeta { ts, src: SocketAddr::new(src, src_port), dst: SocketAddr::new(dst, dst_port), frame };
                 if sip::looks_like_sip(payload) {
                     self.sip.message(payload, &meta, false);
+                } else if self.sip.rtp.datagram(ts, meta.src, meta.dst, payload, &mut self.counters) {
+                    // RTP or RTCP, counted in its stream.
                 } else if goip::looks_like_goip_sms(payload) {
                     self.sip.goip_sms(payload, &meta);
                 } else if (src_port == goip::SIMBANK_PORT || dst_port == goip::SIMBANK_PORT) && goip::is_simbank(payload) {
@@ -285,12 +376,18 @@ impl<'db> Analyzer<'db> {
             counters.add(Anomaly::FragmentIncomplete);
         }
         let mut sip = sip;
+        let rtp = std::mem::take(&mut sip.rtp);
+        for (a, n) in rtp.counters().iter().filter(|(_, n)| *n > 0) {
+            let into = if a.class() == Class::Decode { &mut counters } else { &mut sip.counters };
+            into.add_named(a.name(), a.class(), n);
+        }
+        sip.streams_ended(rtp.finish());
         // Calls still open at the end of the input count as ended there.
         sip.tracker.finish_all();
         let changed = sip.tracker.take_changed();
         let end = sip.last_ts;
         sip.detect(&changed, end);
-        let SipSide { db, tracker, mut summary, invalid, methods, counters: sip_counters, .. } = sip;
+        let SipSide { db, tracker, mut summary, invalid, methods, counters: sip_counters, rtp_summary, .. } = sip;
         let totals = tracker.totals;
         summary.registrations = totals.registrations;
         summary.calls = totals.calls;
@@ -318,6 +415,7 @@ impl<'db> Analyzer<'db> {
             decode_errors,
             limits,
             sip: summary,
+            rtp: rtp_summary.into_report(),
             gateways,
         }
     }

@@ -100,15 +100,17 @@ anomalies! {
     AddressListFull => "address_list_full", Limit;
 }
 
-/// Counters for every [`Anomaly`], cheap enough for the per-packet path.
+/// Counters for every [`Anomaly`], cheap enough for the per-packet path,
+/// plus counts kept elsewhere under their own names (e.g. the RTP tracker's).
 #[derive(Debug, Clone)]
 pub struct Counters {
     counts: [u64; Anomaly::ALL.len()],
+    named: Vec<(&'static str, Class, u64)>,
 }
 
 impl Default for Counters {
     fn default() -> Self {
-        Counters { counts: [0; Anomaly::ALL.len()] }
+        Counters { counts: [0; Anomaly::ALL.len()], named: Vec::new() }
     }
 }
 
@@ -124,13 +126,27 @@ impl Counters {
         self.counts[a as usize]
     }
 
+    /// Add `n` to a count kept under its own name by another module.
+    pub fn add_named(&mut self, name: &'static str, class: Class, n: u64) {
+        match self.named.iter_mut().find(|(k, _, _)| *k == name) {
+            Some(entry) => entry.2 += n,
+            None => self.named.push((name, class, n)),
+        }
+    }
+
     /// Non-zero counts of one class, by name.
     pub fn by_name(&self, class: Class) -> BTreeMap<String, u64> {
-        Anomaly::ALL
+        let mut m: BTreeMap<String, u64> = Anomaly::ALL
             .iter()
             .filter(|a| a.class() == class && self.get(**a) > 0)
             .map(|a| (a.name().to_string(), self.get(*a)))
-            .collect()
+            .collect();
+        for (name, c, n) in &self.named {
+            if *c == class && *n > 0 {
+                *m.entry((*name).to_string()).or_default() += n;
+            }
+        }
+        m
     }
 }
 

@@ -135,6 +135,8 @@ pub struct GatewayReport {
     pub imeis: Vec<IdentityReport>,
     /// SIM card numbers (ICCID) its GoIP control plane announced.
     pub iccids: Vec<IdentityReport>,
+    /// Its RTP media as a sender.
+    pub rtp: RtpSummary,
     /// GoIP SMS-server keep-alives it sent.
     pub goip_keepalives: u64,
     /// Remote SIM-bank packets it exchanged.
@@ -225,6 +227,54 @@ pub struct SipSummary {
     pub calls_answered: u64,
 }
 
+/// RTP totals over the input.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RtpReport {
+    /// Streams (sender, receiver, SSRC).
+    pub streams: u64,
+    /// Of which announced by SDP.
+    pub from_sdp: u64,
+    /// Of which linked to a SIP call.
+    pub linked_to_calls: u64,
+    /// RTP packets.
+    pub packets: u64,
+    /// Packets lost (RFC 3550 A.3; negative with duplicates).
+    pub lost: i64,
+    /// Streams with RTCP reports.
+    pub streams_with_rtcp: u64,
+    /// RFC 4733 events.
+    pub dtmf_events: u64,
+    /// Streams by codec.
+    pub codecs: BTreeMap<String, u64>,
+}
+
+/// An address's media as a sender.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RtpSummary {
+    /// Streams it sent.
+    pub streams: u64,
+    /// Of which linked to a SIP call.
+    pub linked_to_calls: u64,
+    /// RTP packets it sent.
+    pub packets: u64,
+    /// Packets lost on its streams.
+    pub lost: i64,
+    /// Mean of its streams' final interarrival jitter, ms.
+    pub mean_jitter_ms: Option<f64>,
+    /// Largest jitter on any of its streams, ms.
+    pub max_jitter_ms: Option<f64>,
+    /// Packetisation times used, ms.
+    pub ptimes_ms: Vec<f64>,
+    /// Codecs used.
+    pub codecs: Vec<String>,
+    /// Streams that had RTCP reports.
+    pub streams_with_rtcp: u64,
+    /// RFC 4733 events it sent.
+    pub dtmf_events: u64,
+    /// Arrival gaps over the silence threshold.
+    pub silence_gaps: u64,
+}
+
 /// The result of analysing one or more captures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalysisReport {
@@ -246,6 +296,9 @@ pub struct AnalysisReport {
     pub limits: BTreeMap<String, u64>,
     /// SIP totals.
     pub sip: SipSummary,
+    /// RTP totals.
+    #[serde(default)]
+    pub rtp: RtpReport,
     /// Every address that sent or received a SIP request, highest score first.
     pub gateways: Vec<GatewayReport>,
 }

@@ -277,6 +277,7 @@ mod tests {
             imsis: vec![],
             imeis: vec![],
             iccids: vec![],
+            rtp: Default::default(),
             goip_keepalives: 0,
             simbank_packets: 0,
             evidence: vec![],

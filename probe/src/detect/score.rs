@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, UNIX_EPOCH};
 
-use duanka_shared::report::{BehaviourSummary, Evidence, EvidenceKind, GatewayReport, IdentityReport, Verdict};
+use duanka_shared::report::{BehaviourSummary, Evidence, EvidenceKind, GatewayReport, IdentityReport, RtpSummary, Verdict};
 
 use super::features;
 use super::signatures::{SignatureDb, Thresholds};
@@ -149,6 +149,24 @@ fn identities(list: &IdentityList, files: &[String]) -> Vec<IdentityReport> {
         .collect()
 }
 
+fn rtp_summary(host: &Host) -> RtpSummary {
+    let r = &host.rtp;
+    let round = |v: f64| (v * 100.0).round() / 100.0;
+    RtpSummary {
+        streams: r.streams,
+        linked_to_calls: r.linked,
+        packets: r.packets,
+        lost: r.lost,
+        mean_jitter_ms: (r.jitter_n > 0).then(|| round(r.jitter_sum_ms / r.jitter_n as f64)),
+        max_jitter_ms: r.max_jitter_ms.map(round),
+        ptimes_ms: r.ptimes.clone(),
+        codecs: r.codecs.clone(),
+        streams_with_rtcp: r.with_rtcp,
+        dtmf_events: r.dtmf_events,
+        silence_gaps: r.silence_gaps,
+    }
+}
+
 fn behaviour_summary(host: &Host) -> BehaviourSummary {
     let b = &host.behaviour;
     let t = &b.terminated;
@@ -204,6 +222,7 @@ pub fn gateway_report(host: &Host, db: &SignatureDb, files: &[String]) -> Gatewa
         imsis: identities(&host.imsis, files),
         imeis: identities(&host.imeis, files),
         iccids: identities(&host.iccids, files),
+        rtp: rtp_summary(host),
         goip_keepalives: host.goip_keepalives,
         simbank_packets: host.simbank_packets,
         evidence: a.evidence,

@@ -997,10 +997,13 @@ mod tests {
         assert_eq!(p.sender_report().unwrap_err(), WireError::Malformed);
     }
 
+    /// A named edit of a good packet and what `new_checked` should say after it.
+    type Case = (&'static str, fn(&mut Vec<u8>), Result<(), WireError>);
+
     #[test]
     fn header_checks_table() {
         let ok = emit_all(&samples()[1..2]);
-        let cases: &[(&str, fn(&mut Vec<u8>), Result<(), WireError>)] = &[
+        let cases: &[Case] = &[
             ("as emitted", |_| {}, Ok(())),
             ("version 1", |b| b[0] = (b[0] & 0x3f) | 0x40, Err(WireError::Malformed)),
             ("length past the end", |b| b[3] += 1, Err(WireError::Truncated)),

@@ -393,7 +393,8 @@ mod event_field {
 pub const EVENT_LEN: usize = 4;
 
 /// A read-only view of an RFC 4733 telephone-event payload (section 2.3): the
-/// first event block; redundant blocks (2.5.1.5) are not read.
+/// first event block; further blocks packed behind it (RFC 4733 2.5.1) are
+/// not read.
 #[derive(Debug, Clone, Copy)]
 pub struct TelephoneEvent<T: AsRef<[u8]>> {
     buffer: T,
@@ -535,10 +536,13 @@ mod tests {
         }
     }
 
+    /// A named edit of a good packet and what `new_checked` should say after it.
+    type Case = (&'static str, fn(&mut Vec<u8>), Result<(), WireError>);
+
     #[test]
     fn header_checks_table() {
         let ok = emit_with_payload(&Repr { extension: None, padding: 0, csrcs: vec![], ..sample() }, b"media");
-        let cases: &[(&str, fn(&mut Vec<u8>), Result<(), WireError>)] = &[
+        let cases: &[Case] = &[
             ("as emitted", |_| {}, Ok(())),
             ("version 1", |b| b[0] = (b[0] & 0x3f) | 0x40, Err(WireError::Malformed)),
             ("version 3", |b| b[0] |= 0xc0, Err(WireError::Malformed)),

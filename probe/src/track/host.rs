@@ -194,6 +194,95 @@ impl IdentityList {
     }
 }
 
+/// Codecs and packetisation times remembered per address.
+const MAX_RTP_KINDS: usize = 8;
+
+/// An address's RTP streams as a sender, accumulated.
+#[derive(Debug, Clone, Default)]
+pub struct RtpAcc {
+    /// Streams.
+    pub streams: u64,
+    /// Linked to a call.
+    pub linked: u64,
+    /// Packets.
+    pub packets: u64,
+    /// Lost packets.
+    pub lost: i64,
+    /// Sum of final jitter, ms, over streams that had one.
+    pub jitter_sum_ms: f64,
+    /// Streams with a jitter figure.
+    pub jitter_n: u64,
+    /// Largest jitter, ms.
+    pub max_jitter_ms: Option<f64>,
+    /// Packetisation times, ms.
+    pub ptimes: Vec<f64>,
+    /// Codec names.
+    pub codecs: Vec<String>,
+    /// Streams with RTCP.
+    pub with_rtcp: u64,
+    /// DTMF events.
+    pub dtmf_events: u64,
+    /// Silence gaps.
+    pub silence_gaps: u64,
+}
+
+impl RtpAcc {
+    /// Fold in one ended stream.
+    pub fn add(&mut self, st: &crate::track::rtp::StreamReport) {
+        self.streams += 1;
+        self.linked += u64::from(st.call.is_some());
+        self.packets += st.packets;
+        self.lost += st.lost;
+        if let Some(j) = st.jitter_ms {
+            self.jitter_sum_ms += j;
+            self.jitter_n += 1;
+        }
+        self.max_jitter_ms = match (self.max_jitter_ms, st.max_jitter_ms) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(p) = st.ptime_ms {
+            if self.ptimes.len() < MAX_RTP_KINDS && !self.ptimes.iter().any(|x| (x - p).abs() < 0.01) {
+                self.ptimes.push(p);
+            }
+        }
+        if let Some(c) = &st.codec {
+            if self.codecs.len() < MAX_RTP_KINDS && !self.codecs.contains(c) {
+                self.codecs.push(c.clone());
+            }
+        }
+        self.with_rtcp += u64::from(st.rtcp_sr + st.rtcp_rr > 0);
+        self.dtmf_events += st.dtmf_events;
+        self.silence_gaps += st.silence_gaps;
+    }
+
+    fn merge(&mut self, o: &RtpAcc) {
+        self.streams += o.streams;
+        self.linked += o.linked;
+        self.packets += o.packets;
+        self.lost += o.lost;
+        self.jitter_sum_ms += o.jitter_sum_ms;
+        self.jitter_n += o.jitter_n;
+        self.max_jitter_ms = match (self.max_jitter_ms, o.max_jitter_ms) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for p in &o.ptimes {
+            if self.ptimes.len() < MAX_RTP_KINDS && !self.ptimes.contains(p) {
+                self.ptimes.push(*p);
+            }
+        }
+        for c in &o.codecs {
+            if self.codecs.len() < MAX_RTP_KINDS && !self.codecs.contains(c) {
+                self.codecs.push(c.clone());
+            }
+        }
+        self.with_rtcp += o.with_rtcp;
+        self.dtmf_events += o.dtmf_events;
+        self.silence_gaps += o.silence_gaps;
+    }
+}
+
 /// Everything known about one address.
 #[derive(Debug, Clone)]
 pub struct Host {
@@ -247,6 +336,8 @@ pub struct Host {
     pub goip_channels: BoundedSet<Box<[u8]>>,
     /// First GoIP control-plane frame.
     pub goip_frames: Vec<FrameRef>,
+    /// Its RTP streams as a sender.
+    pub rtp: RtpAcc,
     /// Remote SIM-bank packets exchanged.
     pub simbank_packets: u64,
     /// First SIM-bank frames.
@@ -282,6 +373,7 @@ impl Host {
             goip_keepalives: 0,
             goip_channels: BoundedSet::new(MAX_ACCOUNTS),
             goip_frames: Vec::new(),
+            rtp: RtpAcc::default(),
             simbank_packets: 0,
             simbank_frames: Vec::new(),
         }
@@ -356,6 +448,7 @@ impl Host {
         if !older.goip_frames.is_empty() {
             self.goip_frames = older.goip_frames;
         }
+        self.rtp.merge(&older.rtp);
         self.simbank_packets += older.simbank_packets;
         if !older.simbank_frames.is_empty() {
             self.simbank_frames = older.simbank_frames;

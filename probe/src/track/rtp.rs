@@ -8,7 +8,9 @@
 //! or, with no SDP, by heuristic: a datagram that [`looks_like_rtp`] becomes a
 //! candidate, and [`ADOPT_AFTER`] packets of the same (source, destination,
 //! SSRC) with small forward sequence and timestamp steps within
-//! [`CANDIDATE_MAX_GAP`] of each other make it a stream. RTCP (RFC 3550 6) is
+//! [`CANDIDATE_MAX_GAP`] of each other make it a stream. A candidate's packets
+//! are replayed into the stream it becomes, so a stream found by heuristic
+//! has the same figures as one announced by SDP. RTCP (RFC 3550 6) is
 //! matched to streams on the RTP ports plus one (RFC 3550 11) or on the RTP
 //! ports themselves (RFC 5761 multiplexing).
 //!
@@ -19,16 +21,21 @@
 //! timestamp step, arrival gaps, marker bits, RFC 4733 telephone events
 //! (each event counted once, however many times its end packet is repeated),
 //! comfort noise (RFC 3389) and the SRs and report blocks RTCP carried about
-//! it.
+//! it. Jitter leaves out telephone events, whose timestamp is the event's
+//! start rather than a sampling instant, and duplicates; Wireshark counts
+//! both, so its jitter jumps by the length of each key press.
 //!
-//! Cost: a datagram of a known stream is one hash lookup and no allocation;
-//! new streams, candidates, expectations and RTCP take a few more lookups.
-//! Bounded: [`MAX_STREAMS`], [`MAX_EXPECTATIONS`], [`MAX_CANDIDATES`] and
-//! [`MAX_FINISHED`] entries, each forgotten after its timeout in capture time;
-//! whatever hits a limit is counted as an [`RtpAnomaly`], never logged.
+//! Cost: a datagram of a known stream is one hash lookup (a keyed
+//! multiply-fold hash over the address pair, ports and SSRC) and no
+//! allocation; new streams, candidates, announcements and RTCP take a few
+//! more lookups. Bounded: [`MAX_STREAMS`], [`MAX_EXPECTATIONS`],
+//! [`MAX_CANDIDATES`] and [`MAX_FINISHED`] entries, each forgotten after its
+//! timeout in capture time; whatever hits a limit is counted as an
+//! [`RtpAnomaly`], never logged.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use crate::anomaly::{Class, Counters};
@@ -137,6 +144,12 @@ pub struct RtpCounters {
 }
 
 impl RtpCounters {
+    /// Count `n` occurrences of one kind.
+    #[inline]
+    pub fn add(&mut self, a: RtpAnomaly, n: u64) {
+        self.counts[a as usize] += n;
+    }
+
     /// The count of one kind.
     pub fn get(&self, a: RtpAnomaly) -> u64 {
         self.counts[a as usize]
@@ -145,6 +158,59 @@ impl RtpCounters {
     /// Every kind with its count.
     pub fn iter(&self) -> impl Iterator<Item = (RtpAnomaly, u64)> + '_ {
         RtpAnomaly::ALL.iter().map(|&a| (a, self.get(a)))
+    }
+}
+
+/// RTCP packets by type (RFC 3550 12.1, RFC 4585, RFC 3611), counted in the
+/// datagrams the tracker took as RTCP.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RtcpCounts {
+    /// SR (200).
+    pub sender_reports: u64,
+    /// RR (201).
+    pub receiver_reports: u64,
+    /// SDES (202).
+    pub source_descriptions: u64,
+    /// BYE (203).
+    pub goodbyes: u64,
+    /// APP (204).
+    pub apps: u64,
+    /// RTPFB (205).
+    pub transport_feedback: u64,
+    /// PSFB (206).
+    pub payload_feedback: u64,
+    /// XR (207).
+    pub extended_reports: u64,
+    /// Any other type.
+    pub unknown: u64,
+}
+
+impl RtcpCounts {
+    fn add(&mut self, t: PacketType) {
+        let slot = match t {
+            PacketType::SenderReport => &mut self.sender_reports,
+            PacketType::ReceiverReport => &mut self.receiver_reports,
+            PacketType::SourceDescription => &mut self.source_descriptions,
+            PacketType::Goodbye => &mut self.goodbyes,
+            PacketType::App => &mut self.apps,
+            PacketType::TransportFeedback => &mut self.transport_feedback,
+            PacketType::PayloadFeedback => &mut self.payload_feedback,
+            PacketType::ExtendedReport => &mut self.extended_reports,
+            PacketType::Unknown(_) => &mut self.unknown,
+        };
+        *slot += 1;
+    }
+
+    fn merge(&mut self, o: &RtcpCounts) {
+        self.sender_reports += o.sender_reports;
+        self.receiver_reports += o.receiver_reports;
+        self.source_descriptions += o.source_descriptions;
+        self.goodbyes += o.goodbyes;
+        self.apps += o.apps;
+        self.transport_feedback += o.transport_feedback;
+        self.payload_feedback += o.payload_feedback;
+        self.extended_reports += o.extended_reports;
+        self.unknown += o.unknown;
     }
 }
 
@@ -212,11 +278,89 @@ pub struct StreamReport {
     pub from_sdp: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Key {
     src: SocketAddr,
     dst: SocketAddr,
     ssrc: u32,
+}
+
+impl Hash for Key {
+    /// Two words for IPv4 instead of the dozen small writes the derived impl
+    /// makes: hashing was half the per-packet cost. Flow info and scope id
+    /// are left out (equal keys share them anyway).
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        match (self.src, self.dst) {
+            (SocketAddr::V4(s), SocketAddr::V4(d)) => {
+                h.write_u64((u64::from(u32::from(*s.ip())) << 32) | u64::from(u32::from(*d.ip())));
+            }
+            (s, d) => {
+                for ip in [s.ip(), d.ip()] {
+                    h.write_u128(match ip {
+                        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+                        IpAddr::V6(v6) => u128::from(v6),
+                    });
+                }
+            }
+        }
+        h.write_u64((u64::from(self.src.port()) << 48) | (u64::from(self.dst.port()) << 32) | u64::from(self.ssrc));
+    }
+}
+
+/// A keyed multiply-and-fold hasher for [`Key`]s. The per-table random key
+/// (taken from std's `RandomState`) keeps crafted SSRCs and ports from being
+/// aimed at one bucket without knowing it; the tables are bounded besides.
+#[derive(Debug, Clone)]
+struct KeyHasherBuilder {
+    key: u64,
+}
+
+impl Default for KeyHasherBuilder {
+    fn default() -> Self {
+        KeyHasherBuilder { key: RandomState::new().hash_one(0x5eed_u64) | 1 }
+    }
+}
+
+impl BuildHasher for KeyHasherBuilder {
+    type Hasher = KeyHasher;
+
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher { state: self.key }
+    }
+}
+
+#[derive(Debug)]
+struct KeyHasher {
+    state: u64,
+}
+
+/// An odd constant with well-spread bits (the 64-bit golden ratio).
+const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        // Multiply to 128 bits and fold the halves: every input bit reaches
+        // every output bit within two words.
+        let p = u128::from(self.state ^ v) * u128::from(MIX);
+        self.state = (p as u64) ^ ((p >> 64) as u64);
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.write_u64(v as u64);
+        self.write_u64((v >> 64) as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.state.rotate_left(26)
+    }
 }
 
 /// How a payload type's packets are read.
@@ -385,7 +529,7 @@ impl SeqState {
             self.received += 1;
             self.bad_seq = None;
             SeqVerdict::Next(udelta)
-        } else if udelta <= u16::MAX - MAX_MISORDER {
+        } else if u32::from(udelta) <= (1 << 16) - u32::from(MAX_MISORDER) {
             if self.bad_seq == Some(seq) {
                 // Two packets in a row after the jump: the sender restarted
                 // its sequence (A.1); keep counting from here.
@@ -416,10 +560,15 @@ impl SeqState {
 #[derive(Debug, Clone, Default)]
 struct Jitter {
     clock: u32,
+    /// Timestamp units per microsecond of arrival time.
+    units_per_us: f64,
+    /// Milliseconds per timestamp unit.
+    ms_per_unit: f64,
     prev_arrival: Micros,
     prev_ts: u32,
     value: f64,
-    max: f64,
+    /// The largest value reached, in ms (kept across a change of clock).
+    max_ms: f64,
     samples: u64,
 }
 
@@ -427,21 +576,34 @@ impl Jitter {
     fn update(&mut self, now: Micros, ts: u32, clock: u32) {
         if clock != self.clock {
             // A new clock (or the first packet): a new baseline.
-            *self = Jitter { clock, prev_arrival: now, prev_ts: ts, ..Jitter::default() };
+            *self = Jitter {
+                clock,
+                units_per_us: f64::from(clock) / SECOND as f64,
+                ms_per_unit: 1000.0 / f64::from(clock),
+                prev_arrival: now,
+                prev_ts: ts,
+                max_ms: self.max_ms,
+                ..Jitter::default()
+            };
             return;
         }
-        let arrival = (now as i64 - self.prev_arrival as i64) as f64 * f64::from(clock) / SECOND as f64;
+        let arrival = (now as i64 - self.prev_arrival as i64) as f64 * self.units_per_us;
         let sent = f64::from(ts.wrapping_sub(self.prev_ts) as i32);
         let d = (arrival - sent).abs();
         self.value += (d - self.value) / 16.0;
-        self.max = self.max.max(self.value);
+        self.max_ms = self.max_ms.max(self.value * self.ms_per_unit);
         self.samples += 1;
         self.prev_arrival = now;
         self.prev_ts = ts;
     }
 
-    fn ms(&self, v: f64) -> Option<f64> {
-        (self.samples > 0).then(|| v * 1000.0 / f64::from(self.clock))
+    fn rebase(&mut self, now: Micros, ts: u32) {
+        self.prev_arrival = now;
+        self.prev_ts = ts;
+    }
+
+    fn ms(&self) -> Option<f64> {
+        (self.samples > 0).then_some(self.value * self.ms_per_unit)
     }
 }
 
@@ -455,7 +617,7 @@ struct StepTally {
 impl StepTally {
     fn add(&mut self, step: u32) {
         if let Some(slot) = self.slots.iter_mut().find(|s| s.1 > 0 && s.0 == step) {
-            slot.1 += 1;
+            slot.1 = slot.1.saturating_add(1);
         } else if let Some(slot) = self.slots.iter_mut().find(|s| s.1 == 0) {
             *slot = (step, 1);
         } else {
@@ -479,7 +641,7 @@ struct Stream {
     codecs: Arc<[Codec]>,
     first_pt: u8,
     main_pt: Option<u8>,
-    /// A dynamic type taken for telephone-event without SDP.
+    /// The payload type of telephone events, once seen.
     event_pt: Option<u8>,
     cur: Option<PtInfo>,
     pts_seen: u128,
@@ -561,11 +723,10 @@ impl Stream {
         self.markers += u64::from(p.marker);
         let verdict = self.seq.update(p.seq);
         match info.kind {
-            Kind::Event if info.clock.is_none() => {
+            Kind::Event => {
                 self.event_pt = Some(pt);
                 self.event(ts, &p.head[..p.len.min(rtp::EVENT_LEN)], counters);
             }
-            Kind::Event => self.event(ts, &p.head[..p.len.min(rtp::EVENT_LEN)], counters),
             Kind::ComfortNoise => self.comfort_noise += 1,
             Kind::Media => {}
         }
@@ -573,7 +734,12 @@ impl Stream {
             return;
         }
         if let Some(clock) = info.clock {
-            self.jitter.update(now, ts, clock);
+            if verdict == SeqVerdict::First && clock == self.jitter.clock {
+                // A restarted sender's timestamps start afresh too.
+                self.jitter.rebase(now, ts);
+            } else {
+                self.jitter.update(now, ts, clock);
+            }
         }
         match verdict {
             SeqVerdict::Next(step) => {
@@ -592,8 +758,8 @@ impl Stream {
 
     fn event(&mut self, ts: u32, payload: &[u8], counters: &mut RtpCounters) {
         let Ok(e) = TelephoneEvent::new_checked(payload) else { return };
-        // All packets of one event share its timestamp (RFC 4733 2.5.1.2),
-        // the repeated end packets (2.5.1.4) included.
+        // All packets of one event carry its start as their timestamp, the
+        // final packet's retransmissions included (RFC 4733 2.5.1).
         let key = (ts, e.event());
         if self.last_event == Some(key) {
             return;
@@ -604,7 +770,7 @@ impl Stream {
             if self.dtmf_digits.len() < MAX_DTMF_DIGITS {
                 self.dtmf_digits.push(c);
             } else {
-                counters.counts[RtpAnomaly::DtmfDigitsFull as usize] += 1;
+                counters.add(RtpAnomaly::DtmfDigitsFull, 1);
             }
         }
     }
@@ -615,8 +781,9 @@ impl Stream {
             Some(c) => c.clock,
             None => sdp::static_payload(pt).map(|s| s.clock_rate),
         };
-        let ptime_ms = match (self.steps.top(), self.jitter.clock) {
-            (Some(step), clock) if clock > 0 => Some(f64::from(step) * 1000.0 / f64::from(clock)),
+        let step_clock = clock_rate.or((self.jitter.clock > 0).then_some(self.jitter.clock));
+        let ptime_ms = match (self.steps.top(), step_clock) {
+            (Some(step), Some(clock)) if clock > 0 => Some(f64::from(step) * 1000.0 / f64::from(clock)),
             _ => None,
         };
         StreamReport {
@@ -638,8 +805,8 @@ impl Stream {
             duplicates: self.seq.duplicates,
             out_of_order: self.seq.out_of_order,
             jitter: (self.jitter.samples > 0).then_some(self.jitter.value),
-            jitter_ms: self.jitter.ms(self.jitter.value),
-            max_jitter_ms: self.jitter.ms(self.jitter.max),
+            jitter_ms: self.jitter.ms(),
+            max_jitter_ms: self.jitter.ms().map(|_| self.jitter.max_ms),
             ptime_ms,
             silence_gaps: self.silence_gaps,
             longest_gap_ms: self.longest_gap as f64 / MS as f64,
@@ -699,23 +866,25 @@ struct Expectation {
 /// The stream table.
 #[derive(Debug)]
 pub struct RtpTracker {
-    streams: HashMap<Key, Stream>,
-    candidates: HashMap<Key, Candidate>,
+    streams: HashMap<Key, Stream, KeyHasherBuilder>,
+    candidates: HashMap<Key, Candidate, KeyHasherBuilder>,
     expectations: HashMap<SocketAddr, Expectation>,
     finished: Vec<StreamReport>,
     no_codecs: Arc<[Codec]>,
     counters: RtpCounters,
+    rtcp_packets: RtcpCounts,
 }
 
 impl Default for RtpTracker {
     fn default() -> Self {
         RtpTracker {
-            streams: HashMap::new(),
-            candidates: HashMap::new(),
+            streams: HashMap::default(),
+            candidates: HashMap::default(),
             expectations: HashMap::new(),
             finished: Vec::new(),
             no_codecs: Arc::from(Vec::new()),
             counters: RtpCounters::default(),
+            rtcp_packets: RtcpCounts::default(),
         }
     }
 }
@@ -758,11 +927,16 @@ impl RtpTracker {
         &self.counters
     }
 
-    /// The one place a problem is counted.
+    /// RTCP packets taken so far, by type.
+    pub fn rtcp_packets(&self) -> &RtcpCounts {
+        &self.rtcp_packets
+    }
+
+    /// Count a problem met while handling a datagram.
     fn note(&mut self, a: RtpAnomaly, _counters: &mut Counters) {
-        // `Anomaly` has no RTP kinds yet; once it does this becomes
-        // `counters.add(..)` with the kind of the same name.
-        self.counters.counts[a as usize] += 1;
+        // `Anomaly` has no RTP kinds yet, so they are kept here (see
+        // `counters`); once it has, this can add to `_counters` directly.
+        self.counters.add(a, 1);
     }
 
     /// SDP said media for call `call` will be sent TO `addr` (c= address +
@@ -808,13 +982,10 @@ impl RtpTracker {
         payload: &[u8],
         counters: &mut Counters,
     ) -> bool {
-        match payload {
-            [b0, b1, ..] if b0 >> 6 == rtp::VERSION => {
-                if (200..=207).contains(b1) && rtcp::looks_like_rtcp(payload) {
-                    return self.rtcp(now, src, dst, payload, counters);
-                }
-            }
-            _ => return false,
+        // RTCP types 200-207 sit where RTP has the marker bit and payload
+        // types 72-79 (RFC 5761 4), so the second octet tells them apart.
+        if payload.get(1).is_some_and(|b| (200..=207).contains(b)) && rtcp::looks_like_rtcp(payload) {
+            return self.rtcp(now, src, dst, payload, counters);
         }
         if !looks_like_rtp(payload) {
             return false;
@@ -914,24 +1085,21 @@ impl RtpTracker {
         let mut matched = false;
         let mut clean = true;
         let mut first_is_report = false;
+        let mut seen = RtcpCounts::default();
         let mut packets = rtcp::compound(payload);
         for (i, p) in packets.by_ref().enumerate() {
             let Ok(p) = p else {
                 // Some senders leave a few zero octets after the last packet
-                // (a media gateway in a Wireshark sample capture does); not worth an anomaly.
+                // (a media gateway in Wireshark's SIP_CALL_RTP_G711 sample
+                // does); not worth an anomaly.
                 let tail = packets.rest();
                 clean = tail.len() < rtcp::HEADER_LEN && tail.iter().all(|&b| b == 0);
                 break;
             };
-            let (sender, blocks) = match p.packet_type() {
-                PacketType::SenderReport => match p.sender_report() {
-                    Ok(sr) => (Some(sr.ssrc()), Some(sr.reports())),
-                    Err(_) => (None, None),
-                },
-                PacketType::ReceiverReport => match p.receiver_report() {
-                    Ok(rr) => (None, Some(rr.reports())),
-                    Err(_) => (None, None),
-                },
+            seen.add(p.packet_type());
+            let report = match p.packet_type() {
+                PacketType::SenderReport => p.sender_report().map(|sr| (Some(sr.ssrc()), sr.reports())),
+                PacketType::ReceiverReport => p.receiver_report().map(|rr| (None, rr.reports())),
                 PacketType::SourceDescription => {
                     clean &= p.sdes_chunks().all(|c| c.is_ok());
                     continue;
@@ -942,10 +1110,11 @@ impl RtpTracker {
                 }
                 _ => continue,
             };
-            if blocks.is_none() {
+            let Ok((sender, blocks)) = report else {
                 clean = false;
                 continue;
-            }
+            };
+            // RFC 3550 6.1: a compound starts with an SR or RR.
             first_is_report |= i == 0;
             if let Some(ssrc) = sender {
                 if let Some(s) = self.rtcp_stream(src, dst, ssrc) {
@@ -953,7 +1122,7 @@ impl RtpTracker {
                     matched = true;
                 }
             }
-            for b in blocks.into_iter().flatten() {
+            for b in blocks {
                 // A report block travels back from the receiver to the sender.
                 if let Some(s) = self.rtcp_stream(dst, src, b.ssrc()) {
                     s.rtcp_rr += 1;
@@ -970,8 +1139,11 @@ impl RtpTracker {
             }
         }
         let taken = matched || announced || (clean && first_is_report);
-        if taken && !clean {
-            self.note(RtpAnomaly::RtcpMalformed, counters);
+        if taken {
+            self.rtcp_packets.merge(&seen);
+            if !clean {
+                self.note(RtpAnomaly::RtcpMalformed, counters);
+            }
         }
         taken
     }
@@ -995,7 +1167,7 @@ impl RtpTracker {
         sort_reports(&mut ended);
         let room = MAX_FINISHED.saturating_sub(self.finished.len());
         if ended.len() > room {
-            self.counters.counts[RtpAnomaly::FinishedQueueFull as usize] += (ended.len() - room) as u64;
+            self.counters.add(RtpAnomaly::FinishedQueueFull, (ended.len() - room) as u64);
             ended.truncate(room);
         }
         self.finished.append(&mut ended);
@@ -1019,7 +1191,7 @@ impl RtpTracker {
 }
 
 fn sort_reports(reports: &mut [StreamReport]) {
-    reports.sort_by(|a, b| (a.first_ts, a.src, a.dst, a.ssrc).cmp(&(b.first_ts, b.src, b.dst, b.ssrc)));
+    reports.sort_by_key(|r| (r.first_ts, r.src, r.dst, r.ssrc));
 }
 
 #[cfg(test)]
@@ -1218,6 +1390,30 @@ mod tests {
             let s = r.only();
             assert_eq!((s.expected, s.lost, s.duplicates, s.out_of_order), (expected, lost, dups, ooo), "{seqs:?}");
             assert_eq!(s.packets, seqs.len() as u64);
+        }
+    }
+
+    #[test]
+    fn a_restarted_sequence_keeps_loss_and_jitter_sane() {
+        // RFC 3550 A.1: a jump confirmed by the next packet is a restart; the
+        // timestamps jump with it and must not count as transit variation.
+        let mut r = Rig::new();
+        r.t.expect(T0, r.dst, 7, &pcma(), &mut r.c);
+        let seqs: Vec<u16> = (100..120).chain(40_000..40_020).collect();
+        r.seqs(&seqs);
+        let s = r.only();
+        assert_eq!((s.packets, s.expected, s.lost), (40, 39, 0));
+        assert_eq!(s.max_jitter_ms, Some(0.0));
+        // A restart backwards, and the edge of the misordering window: 100
+        // behind is a jump (ignored), 99 behind a late packet.
+        for (seqs, expected, ooo) in
+            [(&[1000, 1001, 800, 801][..], 3, 0), (&[1000, 1001, 901], 2, 0), (&[1000, 1001, 902], 2, 1)]
+        {
+            let mut r = Rig::new();
+            r.t.expect(T0, r.dst, 7, &pcma(), &mut r.c);
+            r.seqs(seqs);
+            let s = r.only();
+            assert_eq!((s.packets, s.expected, s.out_of_order), (seqs.len() as u64, expected, ooo), "{seqs:?}");
         }
     }
 
@@ -1490,6 +1686,19 @@ mod tests {
         assert!(r.t.datagram(T0, a, b, &broken, &mut r.c));
         assert_eq!(r.t.counters().get(RtpAnomaly::RtcpMalformed), 1);
         assert!(r.t.is_empty());
+        // Types are counted in the datagrams taken: good, tail and broken.
+        let n = r.t.rtcp_packets();
+        assert_eq!((n.sender_reports, n.goodbyes, n.receiver_reports), (3, 3, 0));
+        // Feedback and XR are counted by type too.
+        let fb = rtcp_bytes(&[
+            rr(1, 2),
+            rtcp::Repr::Other { packet_type: PacketType::TransportFeedback, count: 1, body: vec![0; 8] },
+            rtcp::Repr::Other { packet_type: PacketType::PayloadFeedback, count: 1, body: vec![0; 8] },
+            rtcp::Repr::Other { packet_type: PacketType::ExtendedReport, count: 0, body: vec![0; 4] },
+        ]);
+        assert!(r.t.datagram(T0, a, b, &fb, &mut r.c));
+        let n = *r.t.rtcp_packets();
+        assert_eq!((n.transport_feedback, n.payload_feedback, n.extended_reports, n.receiver_reports), (1, 1, 1, 1));
     }
 
     #[test]
