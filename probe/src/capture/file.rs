@@ -2,12 +2,15 @@
 //! byte order) and pcapng (any number of sections and interfaces, per-interface
 //! link types and timestamp resolutions), parsed with the `pcap-file` crate.
 //!
-//! The file is memory-mapped and parsed in place: no copy per frame. A file
-//! that stops in the middle of a record ends the read with a warning naming
-//! the frame; every frame before it has already been handed on, so results
-//! are kept. A file that cannot be opened, or is no capture at all, is an
-//! error naming the file.
+//! The file is read in large chunks into one buffer and parsed in place: no
+//! copy per frame, and memory does not grow with the file (a week-long
+//! capture costs what a minute does). Pipes and FIFOs work too. A file that
+//! stops in the middle of a record ends the read with a warning naming the
+//! frame; every frame before it has already been handed on, so results are
+//! kept. A file that cannot be opened, or is no capture at all, is an error
+//! naming the file.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
@@ -27,6 +30,12 @@ pub const MAX_RECORD_LEN: u32 = 1 << 20;
 
 /// How often (in frames) the progress callback is told the byte position.
 const PROGRESS_EVERY: u64 = 8192;
+
+/// Bytes read from the file at a time.
+const CHUNK: usize = 4 << 20;
+
+/// Largest pcapng block accepted (a block is read whole before parsing).
+pub const MAX_BLOCK_LEN: usize = 16 << 20;
 
 /// The two container formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,16 +99,59 @@ pub struct ReadOutcome {
     pub warning: Option<String>,
 }
 
-enum Bytes {
-    Mapped(memmap2::Mmap),
-    Owned(Vec<u8>),
+/// A window over the file: `buf[start..end]` holds bytes not yet parsed.
+struct Window {
+    file: File,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// File offset of `buf[start]`.
+    offset: u64,
+    eof: bool,
 }
 
-impl Bytes {
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Bytes::Mapped(m) => m,
-            Bytes::Owned(v) => v,
+impl Window {
+    fn new(file: File, head: Vec<u8>) -> Window {
+        let end = head.len();
+        let mut buf = head;
+        buf.resize(CHUNK.max(end), 0);
+        Window { file, buf, start: 0, end, offset: 0, eof: false }
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.offset += n as u64;
+    }
+
+    /// Read more, keeping the unparsed tail; room for at least `need` bytes
+    /// in all. Returns false at the end of the file.
+    fn fill(&mut self, need: usize) -> std::io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        self.buf.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        if self.buf.len() < need {
+            self.buf.resize(need, 0);
+        }
+        loop {
+            match self.file.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
         }
     }
 }
@@ -107,7 +159,9 @@ impl Bytes {
 /// An opened capture file.
 pub struct CaptureFile {
     path: PathBuf,
-    bytes: Bytes,
+    /// The open file and the bytes already read to recognise it.
+    source: RefCell<Option<(File, Vec<u8>)>>,
+    len: u64,
     format: Format,
 }
 
@@ -116,7 +170,7 @@ impl fmt::Debug for CaptureFile {
         f.debug_struct("CaptureFile")
             .field("path", &self.path)
             .field("format", &self.format)
-            .field("len", &self.len())
+            .field("len", &self.len)
             .finish()
     }
 }
@@ -128,25 +182,17 @@ impl CaptureFile {
         let err = |kind| Error { path: path.clone(), kind };
         let mut file = File::open(&path).map_err(|e| err(ErrorKind::Io(e)))?;
         let meta = file.metadata().map_err(|e| err(ErrorKind::Io(e)))?;
-        let bytes = if meta.is_file() && meta.len() > 0 {
-            Bytes::Mapped(map(&file).map_err(|e| err(ErrorKind::Io(e)))?)
-        } else {
-            // Pipes, FIFOs, process substitution: read it all.
-            let mut v = Vec::new();
-            file.read_to_end(&mut v).map_err(|e| err(ErrorKind::Io(e)))?;
-            Bytes::Owned(v)
-        };
-        let format = match bytes.as_slice().get(..4) {
-            Some(
-                [0xa1, 0xb2, 0xc3, 0xd4]
-                | [0xd4, 0xc3, 0xb2, 0xa1]
-                | [0xa1, 0xb2, 0x3c, 0x4d]
-                | [0x4d, 0x3c, 0xb2, 0xa1],
-            ) => Format::Pcap,
-            Some([0x0a, 0x0d, 0x0d, 0x0a]) => Format::PcapNg,
+        let mut head = Vec::with_capacity(4);
+        (&mut file).take(4).read_to_end(&mut head).map_err(|e| err(ErrorKind::Io(e)))?;
+        let format = match head.as_slice() {
+            [0xa1, 0xb2, 0xc3, 0xd4] | [0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d] | [0x4d, 0x3c, 0xb2, 0xa1] => {
+                Format::Pcap
+            }
+            [0x0a, 0x0d, 0x0d, 0x0a] => Format::PcapNg,
             _ => return Err(err(ErrorKind::NotACapture)),
         };
-        Ok(CaptureFile { path, bytes, format })
+        let len = if meta.is_file() { meta.len() } else { 0 };
+        Ok(CaptureFile { path, source: RefCell::new(Some((file, head))), len, format })
     }
 
     /// The path it was opened from.
@@ -159,9 +205,9 @@ impl CaptureFile {
         self.format
     }
 
-    /// Its size in bytes.
+    /// Its size in bytes (0 for a pipe).
     pub fn len(&self) -> u64 {
-        self.bytes.as_slice().len() as u64
+        self.len
     }
 
     /// True for an empty file (never the case for an opened capture).
@@ -170,20 +216,26 @@ impl CaptureFile {
     }
 
     /// Hand every frame to `on_frame` in file order; `on_progress` is told the
-    /// byte offset reached every few thousand frames.
+    /// byte offset reached every few thousand frames. A file is read once: a
+    /// second call reads nothing.
     pub fn read(
         &self,
         mut on_frame: impl FnMut(&Frame<'_>),
         mut on_progress: impl FnMut(u64),
     ) -> Result<ReadOutcome, Error> {
-        let data = self.bytes.as_slice();
         let mut outcome = ReadOutcome::default();
+        let Some((file, head)) = self.source.borrow_mut().take() else { return Ok(outcome) };
+        let mut w = Window::new(file, head);
         let result = match self.format {
-            Format::Pcap => self.read_pcap(data, &mut outcome, &mut on_frame, &mut on_progress),
-            Format::PcapNg => self.read_pcapng(data, &mut outcome, &mut on_frame, &mut on_progress),
+            Format::Pcap => self.read_pcap(&mut w, &mut outcome, &mut on_frame, &mut on_progress),
+            Format::PcapNg => self.read_pcapng(&mut w, &mut outcome, &mut on_frame, &mut on_progress),
         };
-        on_progress(self.len());
+        on_progress(w.offset.max(self.len));
         result.map(|()| outcome)
+    }
+
+    fn io_error(&self, e: std::io::Error) -> Error {
+        Error { path: self.path.clone(), kind: ErrorKind::Io(e) }
     }
 
     fn bad_header(&self, e: PcapError) -> Error {
@@ -201,18 +253,26 @@ impl CaptureFile {
 
     fn read_pcap(
         &self,
-        data: &[u8],
+        w: &mut Window,
         outcome: &mut ReadOutcome,
         on_frame: &mut impl FnMut(&Frame<'_>),
         on_progress: &mut impl FnMut(u64),
     ) -> Result<(), Error> {
-        let (mut rest, parser) = PcapParser::new(data).map_err(|e| self.bad_header(e))?;
+        w.fill(24).map_err(|e| self.io_error(e))?;
+        let (rest, parser) = PcapParser::new(w.data()).map_err(|e| self.bad_header(e))?;
+        let header_len = w.data().len() - rest.len();
+        w.consume(header_len);
         let header = parser.header();
         let link = LinkType::from_number(u32::from(header.datalink));
         let nanos = header.ts_resolution == TsResolution::NanoSecond;
-        let big_endian = matches!(data.get(..4), Some([0xa1, 0xb2, ..]));
-        while !rest.is_empty() {
-            let incl_len = rest.get(8..12).map(|b| {
+        let big_endian = header.endianness == pcap_file::Endianness::Big;
+        loop {
+            let data = w.data();
+            if data.is_empty() && !w.fill(0).map_err(|e| self.io_error(e))? {
+                return Ok(());
+            }
+            let data = w.data();
+            let incl_len = data.get(8..12).map(|b| {
                 let b = [b[0], b[1], b[2], b[3]];
                 if big_endian {
                     u32::from_be_bytes(b)
@@ -224,58 +284,92 @@ impl CaptureFile {
                 self.stop(outcome, format!("corrupt record header (captured length {len} bytes)"));
                 return Ok(());
             }
-            let (next, raw) = match parser.next_raw_packet(rest) {
-                Ok(ok) => ok,
+            match parser.next_raw_packet(data) {
+                Ok((rest, raw)) => {
+                    let used = data.len() - rest.len();
+                    outcome.frames += 1;
+                    let frac = if nanos { u64::from(raw.ts_frac) / 1000 } else { u64::from(raw.ts_frac) };
+                    let frame = Frame {
+                        number: outcome.frames,
+                        ts: u64::from(raw.ts_sec) * 1_000_000 + frac,
+                        link,
+                        data: &raw.data,
+                        orig_len: raw.orig_len,
+                    };
+                    on_frame(&frame);
+                    w.consume(used);
+                    if outcome.frames % PROGRESS_EVERY == 0 {
+                        on_progress(w.offset);
+                    }
+                }
                 Err(PcapError::IncompleteBuffer) => {
-                    self.stop(outcome, format!("file cut off in the middle of a record ({} bytes left)", rest.len()));
-                    return Ok(());
+                    let need = 16 + incl_len.unwrap_or(0) as usize;
+                    if !w.fill(need).map_err(|e| self.io_error(e))? {
+                        let left = w.data().len();
+                        self.stop(outcome, format!("file cut off in the middle of a record ({left} bytes left)"));
+                        return Ok(());
+                    }
                 }
                 Err(e) => {
                     self.stop(outcome, format!("unreadable record: {e}"));
                     return Ok(());
                 }
-            };
-            rest = next;
-            outcome.frames += 1;
-            let frac = if nanos { u64::from(raw.ts_frac) / 1000 } else { u64::from(raw.ts_frac) };
-            let frame = Frame {
-                number: outcome.frames,
-                ts: u64::from(raw.ts_sec) * 1_000_000 + frac,
-                link,
-                data: &raw.data,
-                orig_len: raw.orig_len,
-            };
-            on_frame(&frame);
-            if outcome.frames % PROGRESS_EVERY == 0 {
-                on_progress((data.len() - rest.len()) as u64);
             }
         }
-        Ok(())
     }
 
     fn read_pcapng(
         &self,
-        data: &[u8],
+        w: &mut Window,
         outcome: &mut ReadOutcome,
         on_frame: &mut impl FnMut(&Frame<'_>),
         on_progress: &mut impl FnMut(u64),
     ) -> Result<(), Error> {
-        let (mut rest, mut parser) = PcapNgParser::new(data).map_err(|e| self.bad_header(e))?;
+        // The section header block is read whole before the parser starts.
+        loop {
+            match PcapNgParser::new(w.data()) {
+                Err(PcapError::IncompleteBuffer) if w.data().len() < MAX_BLOCK_LEN => {
+                    let need = w.data().len() + CHUNK;
+                    if !w.fill(need).map_err(|e| self.io_error(e))? {
+                        return Err(self.bad_header(PcapError::IncompleteBuffer));
+                    }
+                }
+                Err(e) => return Err(self.bad_header(e)),
+                Ok(_) => break,
+            }
+        }
+        let (rest, mut parser) = PcapNgParser::new(w.data()).map_err(|e| self.bad_header(e))?;
+        let used = w.data().len() - rest.len();
+        w.consume(used);
         // (link type, timestamp units per second) per interface of the current section.
         let mut interfaces: Vec<(LinkType, u64)> = Vec::new();
-        while !rest.is_empty() {
-            let (next, block) = match parser.next_block(rest) {
+        loop {
+            if w.data().is_empty() && !w.fill(0).map_err(|e| self.io_error(e))? {
+                return Ok(());
+            }
+            let data = w.data();
+            let (rest, block) = match parser.next_block(data) {
                 Ok(ok) => ok,
                 Err(PcapError::IncompleteBuffer) => {
-                    self.stop(outcome, format!("file cut off in the middle of a block ({} bytes left)", rest.len()));
-                    return Ok(());
+                    let declared = block_len(data, parser.section().endianness == pcap_file::Endianness::Big);
+                    if declared.is_some_and(|n| n > MAX_BLOCK_LEN) {
+                        self.stop(outcome, format!("corrupt block header (block length {} bytes)", declared.unwrap_or(0)));
+                        return Ok(());
+                    }
+                    let need = declared.unwrap_or(0).max(data.len() + 1);
+                    if !w.fill(need).map_err(|e| self.io_error(e))? {
+                        let left = w.data().len();
+                        self.stop(outcome, format!("file cut off in the middle of a block ({left} bytes left)"));
+                        return Ok(());
+                    }
+                    continue;
                 }
                 Err(e) => {
                     self.stop(outcome, format!("unreadable block: {e}"));
                     return Ok(());
                 }
             };
-            rest = next;
+            let used = data.len() - rest.len();
             if interfaces.len() != parser.interfaces().len() {
                 interfaces = parser
                     .interfaces()
@@ -283,38 +377,47 @@ impl CaptureFile {
                     .map(|i| (LinkType::from_number(u32::from(i.linktype)), ts_units(&i.options)))
                     .collect();
             }
-            let (iface, raw_ts, frame_data, orig_len) = match &block {
+            let packet = match &block {
                 Block::EnhancedPacket(p) => {
-                    (p.interface_id as usize, p.timestamp.as_nanos() as u64, &p.data, p.original_len)
+                    Some((p.interface_id as usize, p.timestamp.as_nanos() as u64, &p.data, p.original_len))
                 }
-                Block::SimplePacket(p) => (0, 0, &p.data, p.original_len),
-                Block::Packet(p) => (usize::from(p.interface_id), p.timestamp, &p.data, p.original_len),
+                Block::SimplePacket(p) => Some((0, 0, &p.data, p.original_len)),
+                Block::Packet(p) => Some((usize::from(p.interface_id), p.timestamp, &p.data, p.original_len)),
                 Block::SectionHeader(_) => {
                     interfaces.clear();
-                    continue;
+                    None
                 }
-                _ => continue,
+                _ => None,
             };
-            outcome.frames += 1;
-            let Some(&(link, units)) = interfaces.get(iface) else {
-                self.stop(outcome, format!("packet names interface {iface}, which was never described"));
-                outcome.frames -= 1;
-                return Ok(());
-            };
-            let frame = Frame {
-                number: outcome.frames,
-                ts: (u128::from(raw_ts) * 1_000_000 / u128::from(units)) as Micros,
-                link,
-                data: frame_data,
-                orig_len,
-            };
-            on_frame(&frame);
-            if outcome.frames % PROGRESS_EVERY == 0 {
-                on_progress((data.len() - rest.len()) as u64);
+            if let Some((iface, raw_ts, frame_data, orig_len)) = packet {
+                let Some(&(link, units)) = interfaces.get(iface) else {
+                    self.stop(outcome, format!("packet names interface {iface}, which was never described"));
+                    return Ok(());
+                };
+                outcome.frames += 1;
+                let frame = Frame {
+                    number: outcome.frames,
+                    ts: (u128::from(raw_ts) * 1_000_000 / u128::from(units)) as Micros,
+                    link,
+                    data: frame_data,
+                    orig_len,
+                };
+                on_frame(&frame);
+                if outcome.frames % PROGRESS_EVERY == 0 {
+                    on_progress(w.offset);
+                }
             }
+            drop(block);
+            w.consume(used);
         }
-        Ok(())
     }
+}
+
+/// The total length a pcapng block header declares (bytes 4..8).
+fn block_len(data: &[u8], big_endian: bool) -> Option<usize> {
+    let b: [u8; 4] = data.get(4..8)?.try_into().ok()?;
+    let n = if big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) };
+    usize::try_from(n).ok()
 }
 
 /// Timestamp units per second from an interface's `if_tsresol` option
@@ -329,16 +432,6 @@ fn ts_units(options: &[InterfaceDescriptionOption<'_>]) -> u64 {
         Some(r) if r & 0x80 == 0 => 10u64.checked_pow(u32::from(r)).unwrap_or(1_000_000).max(1),
         Some(r) => 1u64.checked_shl(u32::from(r & 0x7f)).unwrap_or(1_000_000).max(1),
     }
-}
-
-/// Map a regular file read-only.
-#[allow(unsafe_code)]
-fn map(file: &File) -> std::io::Result<memmap2::Mmap> {
-    // SAFETY: the mapping is read-only and private to this process. Another
-    // process truncating the capture while we read it would make the pages
-    // vanish (SIGBUS); that is the documented hazard of every mmap reader
-    // (tcpdump's and Wireshark's alike) and acceptable for forensic input.
-    unsafe { memmap2::Mmap::map(file) }
 }
 
 #[cfg(test)]
