@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::ErrorKind;
-use crate::sim::{self, Role, SimConfig, Truth};
+use crate::sim::{self, Kind, Preset, Role, SimConfig, Truth};
 
 /// Exit status for I/O failures.
 const EXIT_IO: u8 = 1;
@@ -32,15 +32,35 @@ struct LowArgs {
 enum Command {
     /// Generate a capture (Ethernet, microsecond pcap).
     ///
-    /// The scenario: GoIP gateways (User-Agent dble, SPEC 3.1) fed by overseas
-    /// softswitches with short calls to domestic mobiles; "stripped" gateways with the
-    /// same behaviour but no fingerprints; and hard negatives: phones on a PBX, the
-    /// PBX's carrier trunk, a call-centre dialler. Includes SIP over TCP, IPv4
-    /// fragments, 802.1Q tags and an IPv6 phone. The same seed gives the same bytes.
+    /// --preset basic (the default): GoIP gateways (User-Agent dble, SPEC 3.1) fed by
+    /// overseas softswitches with short calls to domestic mobiles; "stripped" gateways
+    /// with the same behaviour but no fingerprints; and hard negatives: phones on a PBX,
+    /// the PBX's carrier trunk, a call-centre dialler. Includes SIP over TCP, IPv4
+    /// fragments, 802.1Q tags and an IPv6 phone.
     ///
-    /// Example: duanka-sim generate --out bench.pcap --packets 1000000 --seed 1
+    /// --preset mixed: the scenario for measuring detection. 22 gateways of five
+    /// firmware families (DBL GoIP, Hybertone, OpenVox VoxStack, Dinstar, Hypermedia;
+    /// 6 stripped of every fingerprint) with every account layout and the GoIP control
+    /// plane (SMS-server keep-alives on UDP 44444, SIM banks on UDP 56011 with SIM
+    /// rotation), among 219 benign endpoints: softphones, single softphones, users of
+    /// overseas VoIP providers, 4 call centres, 4 PBX trunks. 6 minutes, a few million
+    /// packets; --no-rtp for a fast run.
+    ///
+    /// Flags below override the preset's values. The same seed gives the same bytes.
+    /// --truth writes the labels file (schema: hil-tests/README.md).
+    ///
+    /// Examples:
+    ///   duanka-sim generate --out bench.pcap --packets 1000000 --seed 1
+    ///   duanka-sim generate --preset mixed --seed 3 --out m.pcap --truth m.json
     #[command(verbatim_doc_comment)]
     Generate(GenerateArgs),
+}
+
+/// The `--preset` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PresetArg {
+    Basic,
+    Mixed,
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,24 +68,66 @@ struct GenerateArgs {
     /// Output pcap file ("-" for standard output).
     #[arg(long, value_name = "FILE.pcap")]
     out: PathBuf,
+    /// The scenario to start from.
+    #[arg(long, value_enum, default_value_t = PresetArg::Basic)]
+    preset: PresetArg,
     /// Seed of the random generator.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Simulated time to cover, e.g. 90s, 10m, 1h30m (plain numbers are seconds).
-    #[arg(long, default_value = "10m", value_parser = parse_duration)]
-    duration: Duration,
-    /// GoIP gateways with their factory fingerprints.
-    #[arg(long, default_value_t = 2)]
-    gateways: u32,
-    /// Lines per gateway [default: 4, 8, 16 or 32 drawn per gateway].
+    /// Simulated time to cover, e.g. 90s, 10m, 1h30m (plain numbers are seconds)
+    /// [default: basic 10m, mixed 6m].
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Gateways with their vendor fingerprints [default: basic 2, mixed 16].
+    #[arg(long)]
+    gateways: Option<u32>,
+    /// Lines per gateway [default: basic 4, 8, 16 or 32 drawn per gateway; mixed a
+    /// fixed plan of 4 to 32].
     #[arg(long)]
     lines: Option<u32>,
-    /// Gateways with every fingerprint stripped (behaviour only).
-    #[arg(long, default_value_t = 1)]
-    stripped: u32,
-    /// Phones registered to the PBX.
-    #[arg(long, default_value_t = 6)]
-    phones: u32,
+    /// Gateways with every fingerprint stripped (behaviour only) [default: basic 1,
+    /// mixed 6].
+    #[arg(long)]
+    stripped: Option<u32>,
+    /// Phones registered to the office PBX [default: basic 6, mixed 8].
+    #[arg(long)]
+    phones: Option<u32>,
+    /// Call centres besides the basic dialler [default: basic 0, mixed 3].
+    #[arg(long, value_name = "N")]
+    call_centres: Option<u32>,
+    /// PBXs with a multi-account carrier trunk besides the office PBX [default: basic
+    /// 0, mixed 3].
+    #[arg(long, value_name = "N")]
+    pbx_sites: Option<u32>,
+    /// Softphones on a hosted-VoIP provider [default: basic 0, mixed 160].
+    #[arg(long, value_name = "N")]
+    softphones: Option<u32>,
+    /// Lone softphones with a carrier account [default: basic 0, mixed 12].
+    #[arg(long, value_name = "N")]
+    single_softphones: Option<u32>,
+    /// Domestic users of foreign VoIP providers [default: basic 0, mixed 24].
+    #[arg(long, value_name = "N")]
+    overseas_voip: Option<u32>,
+    /// Gateways of several vendors and account layouts [default: mixed only].
+    #[arg(long, overrides_with = "no_vendor_mix")]
+    vendor_mix: bool,
+    /// Every gateway a DBL GoIP.
+    #[arg(long, overrides_with = "vendor_mix")]
+    no_vendor_mix: bool,
+    /// GoIP control plane: SMS-server keep-alives, call records, SIM banks [default:
+    /// mixed only].
+    #[arg(long, overrides_with = "no_control_plane")]
+    control_plane: bool,
+    /// No GoIP control plane.
+    #[arg(long, overrides_with = "control_plane")]
+    no_control_plane: bool,
+    /// Share of control-plane gateways on a remote SIM bank, 0..1 [default: basic 0,
+    /// mixed 0.33].
+    #[arg(long, value_name = "SHARE")]
+    simbank_share: Option<f64>,
+    /// People and call centres keep no hours (the mixed preset follows China time).
+    #[arg(long)]
+    no_diurnal: bool,
     /// Write at least this many packets (runs as long as needed; --duration ignored).
     #[arg(long, value_name = "N")]
     packets: Option<u64>,
@@ -84,7 +146,8 @@ struct GenerateArgs {
     /// Chance a softswitch or softphone INVITE is too large for one frame, 0..1.
     #[arg(long, default_value_t = 0.02)]
     fragment_share: f64,
-    /// Scenario start, Unix seconds [default: 2026-11-01T00:00:00Z].
+    /// Scenario start, Unix seconds [default: basic 2026-11-01T00:00:00Z, mixed
+    /// 2026-11-02T01:30:00Z].
     #[arg(long, value_name = "UNIX_SECS")]
     start: Option<u64>,
     /// No PBX trunk calls.
@@ -115,24 +178,53 @@ struct HiArgs {
 
 impl GenerateArgs {
     fn into_hi(self) -> Result<HiArgs, String> {
-        let config = SimConfig {
+        let preset = match self.preset {
+            PresetArg::Basic => Preset::Basic,
+            PresetArg::Mixed => Preset::Mixed,
+        };
+        let base = preset.config();
+        // A flag given wins; one of a pair (--x / --no-x) wins over the preset.
+        let switch = |on: bool, off: bool, preset: bool| {
+            if on {
+                true
+            } else if off {
+                false
+            } else {
+                preset
+            }
+        };
+        let mut config = SimConfig {
             seed: self.seed,
-            start_unix: self.start.unwrap_or(sim::DEFAULT_START_UNIX),
-            duration: self.duration,
-            gateways: self.gateways,
-            lines: self.lines,
-            stripped: self.stripped,
-            phones: self.phones,
-            pbx_trunk: !self.no_trunk,
-            dialler: !self.no_dialler,
-            rtp: !self.no_rtp,
+            start_unix: self.start.unwrap_or(base.start_unix),
+            duration: self.duration.unwrap_or(base.duration),
+            gateways: self.gateways.unwrap_or(base.gateways),
+            lines: self.lines.or(base.lines),
+            stripped: self.stripped.unwrap_or(base.stripped),
+            phones: self.phones.unwrap_or(base.phones),
+            pbx_trunk: !self.no_trunk && base.pbx_trunk,
+            dialler: !self.no_dialler && base.dialler,
+            rtp: !self.no_rtp && base.rtp,
             rtp_ptime_ms: self.ptime,
             target_packets: self.packets,
             tcp_share: self.tcp_share,
             fragment_share: self.fragment_share,
-            vlan: !self.no_vlan,
-            ipv6: !self.no_ipv6,
+            vlan: !self.no_vlan && base.vlan,
+            ipv6: !self.no_ipv6 && base.ipv6,
+            preset,
+            vendor_mix: switch(self.vendor_mix, self.no_vendor_mix, base.vendor_mix),
+            control_plane: switch(self.control_plane, self.no_control_plane, base.control_plane),
+            simbank_share: self.simbank_share.unwrap_or(base.simbank_share),
+            call_centres: self.call_centres.unwrap_or(base.call_centres),
+            pbx_sites: self.pbx_sites.unwrap_or(base.pbx_sites),
+            softphones: self.softphones.unwrap_or(base.softphones),
+            single_softphones: self.single_softphones.unwrap_or(base.single_softphones),
+            overseas_voip: self.overseas_voip.unwrap_or(base.overseas_voip),
+            diurnal: !self.no_diurnal && base.diurnal,
         };
+        if self.control_plane && self.simbank_share.is_none() && !base.control_plane {
+            // --control-plane on the basic preset: the mixed preset's SIM-bank share.
+            config.simbank_share = SimConfig::mixed().simbank_share;
+        }
         config.validate().map_err(|e| e.to_string())?;
         Ok(HiArgs { config, out: self.out, truth: self.truth, quiet: self.quiet })
     }
@@ -247,16 +339,22 @@ fn write_truth(path: &PathBuf, truth: &Truth) -> io::Result<()> {
 
 fn summary(hi: &HiArgs, t: &Truth, took: Duration) -> String {
     let count = |r: Role| t.gateways.iter().filter(|h| h.role == r).count();
+    let benign = t.gateways.iter().filter(|h| !h.kind.is_simbox() && !h.kind.is_fraud_infrastructure()).count();
     let secs = took.as_secs_f64().max(1e-6);
     format!(
-        "duanka-sim: wrote {}: {} packets ({} SIP messages, {} RTP), {:.1} MB, {} gateways ({} stripped), {:.0} s simulated, seed {}, in {:.2} s ({:.2} M packets/s)",
+        "duanka-sim: wrote {}: {} packets ({} SIP messages, {} RTP, {} control plane), {:.1} MB, preset {}: {} gateways ({} stripped) among {} benign hosts ({} call centres, {} PBX trunks), {:.0} s simulated, seed {}, in {:.2} s ({:.2} M packets/s)",
         hi.out.display(),
         t.packets,
         t.sip_messages,
         t.rtp_packets,
+        t.control_messages + t.simbank_packets,
         t.bytes as f64 / 1e6,
+        t.scenario,
         count(Role::Goip) + count(Role::GoipStripped),
         count(Role::GoipStripped),
+        benign,
+        t.of_kind(Kind::CallCentre).count(),
+        t.of_kind(Kind::PbxTrunk).count(),
         t.duration_s,
         t.seed,
         secs,
@@ -277,6 +375,33 @@ mod tests {
         for s in ["", "m", "10x", "5m3", "-1"] {
             assert!(parse_duration(s).is_err(), "{s}");
         }
+    }
+
+    fn hi(args: &[&str]) -> Result<HiArgs, String> {
+        let mut all = vec!["duanka-sim", "generate", "--out", "x.pcap"];
+        all.extend_from_slice(args);
+        let low = LowArgs::try_parse_from(all).map_err(|e| e.to_string())?;
+        let Command::Generate(g) = low.command;
+        g.into_hi()
+    }
+
+    #[test]
+    fn presets_and_overrides() {
+        let basic = hi(&[]).unwrap().config;
+        assert_eq!(basic, SimConfig::default());
+        let mixed = hi(&["--preset", "mixed"]).unwrap().config;
+        assert_eq!(mixed, SimConfig::mixed());
+        let m = hi(&["--preset", "mixed", "--gateways", "30", "--no-rtp", "--no-control-plane", "--duration", "1m"])
+            .unwrap()
+            .config;
+        assert_eq!((m.gateways, m.rtp, m.control_plane), (30, false, false));
+        assert_eq!(m.duration, Duration::from_secs(60));
+        assert_eq!(m.softphones, SimConfig::mixed().softphones);
+        let b = hi(&["--control-plane", "--vendor-mix"]).unwrap().config;
+        assert!(b.control_plane && b.vendor_mix && b.simbank_share > 0.0);
+        assert_eq!(b.softphones, 0);
+        assert!(hi(&["--simbank-share", "2"]).is_err());
+        assert!(hi(&["--preset", "other"]).is_err());
     }
 
     #[test]

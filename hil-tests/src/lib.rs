@@ -4,8 +4,12 @@
 //! - [`pcap`]: a writer of synthetic Ethernet/IPv4/IPv6/UDP/TCP frames into a classic
 //!   pcap, for hand-built fixtures ([`pcap::PcapOut`]).
 //! - [`sim`]: the scenario generator (GoIP SIM boxes among legitimate SIP traffic,
-//!   SPEC §3.1, §3.3) behind `duanka-sim generate` and the benchmarks;
-//!   [`write_scenario`] writes a capture and returns its ground [`Truth`].
+//!   SPEC §3.1–3.3) behind `duanka-sim generate` and the benchmarks;
+//!   [`write_scenario`] writes a capture and returns its ground [`Truth`], the labels
+//!   file detection is scored against. [`SimConfig::default`] is the basic scenario (the
+//!   benchmarks' capture), [`SimConfig::mixed`] the one for measuring detection: gateways
+//!   of several vendors with their GoIP control plane and SIM banks among hundreds of
+//!   benign endpoints and hard negatives. `hil-tests/README.md` gives the labels schema.
 //!
 //! ```
 //! use duanka_hil::{generate, SimConfig};
@@ -21,4 +25,4 @@ pub mod pcap;
 pub mod sim;
 
 pub use error::{Error, ErrorKind};
-pub use sim::{generate, write_scenario, Label, Role, SimConfig, Truth, TruthHost};
+pub use sim::{generate, write_scenario, Kind, Label, Preset, Role, SimConfig, Truth, TruthHost};

@@ -3,7 +3,10 @@
 //! A [`Flavor`] is the set of surface habits a detector could fingerprint: User-Agent,
 //! Via branch and tag shapes, `rport`, Content-Length padding, Allow set, SDP origin and
 //! session name, reason phrases, digest realm. The DBL/Hybertone GoIP habits are those
-//! of SPEC §3.1; the others follow what the named products send by default.
+//! of SPEC §3.1, the OpenVox VoxStack ones those of the real captures in
+//! `shared/corpus/pcap/openvox_gsmgw_*` (chan_sip underneath); the others follow what the
+//! named products send by default. Where a vendor's default is not documented (Dinstar and
+//! Hypermedia Via/tag shapes, version numbers) the shape is made up and said so.
 
 use std::net::IpAddr;
 
@@ -23,6 +26,20 @@ const ZOIPER_ALLOW: &str = "INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, MESSAGE, OP
 const YEALINK_ALLOW: &str =
     "INVITE, INFO, PRACK, ACK, BYE, CANCEL, OPTIONS, NOTIFY, REGISTER, SUBSCRIBE, REFER, PUBLISH, UPDATE, MESSAGE";
 const PJSIP_ALLOW: &str = "PRACK, INVITE, ACK, BYE, CANCEL, UPDATE, INFO, SUBSCRIBE, NOTIFY, REFER, MESSAGE, OPTIONS";
+/// As in the OpenVox captures (Asterisk chan_sip of the VoxStack firmware).
+const VOXSTACK_ALLOW: &str = "INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, SUBSCRIBE, NOTIFY, INFO, PUBLISH";
+const GENERIC_ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, REFER";
+const FREESWITCH_ALLOW: &str =
+    "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, INFO, UPDATE, REGISTER, REFER, NOTIFY, PUBLISH, SUBSCRIBE";
+
+/// User-Agent of OpenVox VoxStack GSM gateways (SPEC §3.1).
+pub const VOXSTACK_USER_AGENT: &str = "VoxStack Wireless Gateway";
+/// User-Agent of Hypermedia gateways: `HG4000/<version>` (SPEC §3.1; the version is made up).
+pub const HYPERMEDIA_USER_AGENT: &str = "HG4000/2.1.6";
+/// User-Agent of the Dinstar-like gateways (model-number shape; the string is made up).
+pub const DINSTAR_USER_AGENT: &str = "DWG2000E/2.71.08";
+/// User-Agent of some DBL builds (SPEC §3.1).
+pub const HYBERTONE_USER_AGENT: &str = "HYBERTONE";
 
 /// User-Agents a stripped gateway's operator rewrites `dble` to.
 pub const STRIPPED_USER_AGENTS: [&str; 2] = ["Asterisk PBX 18.0", "Asterisk PBX 16.28.0"];
@@ -34,6 +51,18 @@ pub(crate) enum Flavor {
     Dble,
     /// A GoIP whose fingerprints were rewritten; the index picks the fake User-Agent.
     Stripped(u8),
+    /// DBL firmware of a build that says `HYBERTONE`: otherwise every [`Flavor::Dble`] habit.
+    Hybertone,
+    /// OpenVox VoxStack GSM gateway (Asterisk chan_sip inside).
+    VoxStack,
+    /// A Dinstar-like GSM gateway (DWG series): 1800 s registrations.
+    Dinstar,
+    /// A Hypermedia GSM gateway (`HG4000/…`).
+    Hypermedia,
+    /// A stripped GoIP that sends no User-Agent at all; otherwise like `Stripped`.
+    Anon,
+    /// A foreign VoIP provider's FreeSWITCH (Sofia-SIP).
+    FreeSwitch,
     /// The wholesale softswitch feeding gateways (sends no User-Agent).
     Softswitch,
     /// FreePBX / Asterisk PJSIP.
@@ -55,8 +84,13 @@ impl Flavor {
     pub(crate) fn user_agent(self) -> Option<&'static str> {
         Some(match self {
             Flavor::Dble => "dble",
+            Flavor::Hybertone => HYBERTONE_USER_AGENT,
             Flavor::Stripped(i) => STRIPPED_USER_AGENTS[usize::from(i) % STRIPPED_USER_AGENTS.len()],
-            Flavor::Softswitch => return None,
+            Flavor::Softswitch | Flavor::Anon => return None,
+            Flavor::VoxStack => VOXSTACK_USER_AGENT,
+            Flavor::Dinstar => DINSTAR_USER_AGENT,
+            Flavor::Hypermedia => HYPERMEDIA_USER_AGENT,
+            Flavor::FreeSwitch => "FreeSWITCH-mod_sofia/1.10.9-release~64bit",
             Flavor::Fpbx => "FPBX-16.0.40(18.20.0)",
             Flavor::Linphone => "Linphone/5.2.5 (belle-sip/5.2.0)",
             Flavor::Zoiper => "Zoiper rv2.10.20.5",
@@ -70,8 +104,13 @@ impl Flavor {
     /// A fresh Via branch in this stack's style.
     pub(crate) fn branch(self, rng: &mut SmallRng) -> String {
         match self {
-            Flavor::Dble => format!("z9hG4bK{}", rng.gen_range(10_000_000u32..=u32::MAX)),
-            Flavor::Stripped(_) | Flavor::Fpbx => format!("z9hG4bKPj{}", uuid(rng)),
+            Flavor::Dble | Flavor::Hybertone => format!("z9hG4bK{}", rng.gen_range(10_000_000u32..=u32::MAX)),
+            Flavor::Stripped(_) | Flavor::Anon | Flavor::Fpbx => format!("z9hG4bKPj{}", uuid(rng)),
+            // chan_sip: eight hex digits (the OpenVox captures: `z9hG4bK76f8817b`).
+            Flavor::VoxStack => format!("z9hG4bK{:08x}", rng.gen::<u32>()),
+            Flavor::Dinstar => format!("z9hG4bK{:08X}", rng.gen::<u32>()),
+            Flavor::Hypermedia => format!("z9hG4bK-{}", hex(rng, 12)),
+            Flavor::FreeSwitch => format!("z9hG4bK{}", alnum(rng, 13)),
             Flavor::Softswitch => format!("z9hG4bK{}", hex(rng, 16)),
             Flavor::Linphone => format!("z9hG4bK.{}", alnum(rng, 9)),
             Flavor::Zoiper => format!("z9hG4bK-524287-1---{}", hex(rng, 16)),
@@ -91,8 +130,11 @@ impl Flavor {
 
     pub(crate) fn tag(self, rng: &mut SmallRng) -> String {
         match self {
-            Flavor::Dble | Flavor::Yealink => rng.gen_range(100_000_000u32..=u32::MAX).to_string(),
-            Flavor::Stripped(_) | Flavor::Fpbx => uuid(rng),
+            Flavor::Dble | Flavor::Hybertone | Flavor::Yealink => rng.gen_range(100_000_000u32..=u32::MAX).to_string(),
+            Flavor::Stripped(_) | Flavor::Anon | Flavor::Fpbx => uuid(rng),
+            Flavor::VoxStack => format!("as{}", hex(rng, 8)),
+            Flavor::Dinstar | Flavor::Hypermedia => hex(rng, 10),
+            Flavor::FreeSwitch => alnum(rng, 13),
             Flavor::Linphone => alnum(rng, 9),
             Flavor::Zoiper => hex(rng, 8),
             Flavor::MicroSip => alnum(rng, 32),
@@ -103,8 +145,10 @@ impl Flavor {
 
     pub(crate) fn call_id(self, rng: &mut SmallRng, ip: IpAddr) -> String {
         match self {
-            Flavor::Dble => format!("{}@{}", rng.gen_range(100_000_000u32..=u32::MAX), ip),
-            Flavor::Stripped(_) | Flavor::Fpbx => uuid(rng),
+            Flavor::Dble | Flavor::Hybertone => format!("{}@{}", rng.gen_range(100_000_000u32..=u32::MAX), ip),
+            Flavor::Stripped(_) | Flavor::Anon | Flavor::Fpbx | Flavor::FreeSwitch => uuid(rng),
+            Flavor::VoxStack => format!("{}@{}", hex(rng, 32), ip),
+            Flavor::Dinstar | Flavor::Hypermedia => format!("{}@{}", hex(rng, 20), ip),
             Flavor::Linphone => alnum(rng, 10),
             Flavor::Zoiper => alnum(rng, 22),
             Flavor::Yealink => format!("0_{}@{}", rng.gen_range(1_000_000_000u32..=u32::MAX), ip),
@@ -115,15 +159,33 @@ impl Flavor {
         }
     }
 
+    /// DBL GoIP firmware, whatever its User-Agent: the family with the SMS-server
+    /// control plane (SPEC §3.2).
+    pub(crate) fn is_goip(self) -> bool {
+        matches!(self, Flavor::Dble | Flavor::Hybertone)
+    }
+
     /// `Content-Length:     0`: libosip2's `%5d`, SPEC §3.1.
     pub(crate) fn padded_content_length(self) -> bool {
-        self == Flavor::Dble
+        matches!(self, Flavor::Dble | Flavor::Hybertone)
+    }
+
+    /// The header naming the stack in its responses: chan_sip says `Server`.
+    pub(crate) fn response_agent_header(self) -> &'static str {
+        if self == Flavor::VoxStack {
+            "Server"
+        } else {
+            "User-Agent"
+        }
     }
 
     pub(crate) fn allow(self) -> Option<&'static str> {
         Some(match self {
-            Flavor::Dble => GOIP_ALLOW,
-            Flavor::Stripped(_) | Flavor::Fpbx => ASTERISK_ALLOW,
+            Flavor::Dble | Flavor::Hybertone => GOIP_ALLOW,
+            Flavor::Stripped(_) | Flavor::Anon | Flavor::Fpbx => ASTERISK_ALLOW,
+            Flavor::VoxStack => VOXSTACK_ALLOW,
+            Flavor::Dinstar | Flavor::Hypermedia => GENERIC_ALLOW,
+            Flavor::FreeSwitch => FREESWITCH_ALLOW,
             Flavor::Dialler => CHAN_SIP_ALLOW,
             Flavor::Linphone => LINPHONE_ALLOW,
             Flavor::Zoiper => ZOIPER_ALLOW,
@@ -137,7 +199,24 @@ impl Flavor {
     pub(crate) fn sdp_origin(self, rng: &mut SmallRng, user: &str) -> (String, u64, u64) {
         match self {
             // libosip2's template, identical in every GoIP session.
-            Flavor::Dble => ("userX".into(), 20_000_001, 20_000_001),
+            Flavor::Dble | Flavor::Hybertone => ("userX".into(), 20_000_001, 20_000_001),
+            // As in the OpenVox captures: `o=root 1467802853 1467802853`.
+            Flavor::VoxStack => {
+                let s = rng.gen_range(1_000_000_000..2_000_000_000);
+                ("root".into(), s, s)
+            }
+            Flavor::Dinstar => {
+                let s = rng.gen_range(10_000..99_999);
+                ("dinstar".into(), s, s + 1)
+            }
+            Flavor::Hypermedia => {
+                let s = rng.gen_range(1_000..9_999);
+                ("HG".into(), s, s)
+            }
+            Flavor::FreeSwitch => {
+                let s = rng.gen_range(1_690_000_000..1_790_000_000);
+                ("FreeSWITCH".into(), s, s + 1)
+            }
             Flavor::Linphone => {
                 let s = rng.gen_range(100..10_000);
                 (user.to_owned(), s, rng.gen_range(100..10_000))
@@ -155,7 +234,7 @@ impl Flavor {
                 let s = rng.gen_range(100_000_000..2_000_000_000);
                 ("root".into(), s, s)
             }
-            Flavor::Stripped(_) | Flavor::Fpbx | Flavor::Softswitch | Flavor::Carrier => {
+            Flavor::Stripped(_) | Flavor::Anon | Flavor::Fpbx | Flavor::Softswitch | Flavor::Carrier => {
                 let s = rng.gen_range(1_000_000_000..4_000_000_000);
                 ("-".into(), s, s)
             }
@@ -164,8 +243,12 @@ impl Flavor {
 
     pub(crate) fn sdp_session(self) -> &'static str {
         match self {
-            Flavor::Dble => "DBL Session",
-            Flavor::Stripped(_) | Flavor::Fpbx => "Asterisk",
+            Flavor::Dble | Flavor::Hybertone => "DBL Session",
+            Flavor::Stripped(_) | Flavor::Anon | Flavor::Fpbx => "Asterisk",
+            Flavor::VoxStack => VOXSTACK_USER_AGENT,
+            Flavor::Dinstar => "DinstarSIP",
+            Flavor::Hypermedia => "HG Session",
+            Flavor::FreeSwitch => "FreeSWITCH",
             Flavor::Linphone => "Talk",
             Flavor::Zoiper => "Z",
             Flavor::Yealink => "SDP data",
@@ -179,7 +262,7 @@ impl Flavor {
     /// The reason phrase this stack puts after `code`.
     pub(crate) fn reason(self, code: u16) -> &'static str {
         match (self, code) {
-            (Flavor::Dble, 480) => "Remote Busy",
+            (Flavor::Dble | Flavor::Hybertone, 480) => "Remote Busy",
             (_, 100) => "Trying",
             (_, 180) => "Ringing",
             (_, 183) => "Session Progress",
@@ -199,8 +282,8 @@ impl Flavor {
     /// The digest realm this stack uses when it challenges.
     pub(crate) fn realm(self, ip: IpAddr) -> String {
         match self {
-            Flavor::Dble => "goip".into(),
-            Flavor::Stripped(_) | Flavor::Fpbx | Flavor::Dialler => "asterisk".into(),
+            Flavor::Dble | Flavor::Hybertone => "goip".into(),
+            Flavor::Stripped(_) | Flavor::Anon | Flavor::Fpbx | Flavor::Dialler | Flavor::VoxStack => "asterisk".into(),
             _ => ip.to_string(),
         }
     }
@@ -231,12 +314,26 @@ mod tests {
     #[test]
     fn stripped_flavour_has_no_goip_marks() {
         let mut rng = SmallRng::seed_from_u64(4);
-        let f = Flavor::Stripped(0);
-        assert_ne!(f.user_agent(), Some("dble"));
-        assert!(!f.padded_content_length());
-        assert_ne!(f.allow(), Some(GOIP_ALLOW));
-        assert_ne!(f.sdp_session(), "DBL Session");
-        assert_ne!(f.sdp_origin(&mut rng, "x").0, "userX");
-        assert_ne!(f.realm("192.0.2.1".parse().unwrap()), "goip");
+        for f in [Flavor::Stripped(0), Flavor::Stripped(1), Flavor::Anon] {
+            assert_ne!(f.user_agent(), Some("dble"));
+            assert!(!f.padded_content_length());
+            assert_ne!(f.allow(), Some(GOIP_ALLOW));
+            assert_ne!(f.sdp_session(), "DBL Session");
+            assert_ne!(f.sdp_origin(&mut rng, "x").0, "userX");
+            assert_ne!(f.realm("192.0.2.1".parse().unwrap()), "goip");
+        }
+        assert_eq!(Flavor::Anon.user_agent(), None);
+    }
+
+    #[test]
+    fn vendor_marks() {
+        let mut rng = SmallRng::seed_from_u64(5);
+        assert_eq!(Flavor::VoxStack.user_agent(), Some("VoxStack Wireless Gateway"));
+        assert_eq!(Flavor::VoxStack.sdp_session(), "VoxStack Wireless Gateway");
+        assert_eq!(Flavor::VoxStack.sdp_origin(&mut rng, "1590").0, "root");
+        assert_eq!(Flavor::VoxStack.response_agent_header(), "Server");
+        assert!(Flavor::Hypermedia.user_agent().unwrap().starts_with("HG4000/"));
+        assert_eq!(Flavor::Hybertone.reason(480), "Remote Busy");
+        assert!(Flavor::Hybertone.padded_content_length());
     }
 }

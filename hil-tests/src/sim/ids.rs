@@ -3,6 +3,12 @@
 //! Every number is drawn from the seeded generator: none is, or is meant to be, a real
 //! subscriber's. Mobile numbers follow the mainland China plan (`1[3-9]` + 9 digits,
 //! GB/T 13418 numbering as used by MIIT), landlines a trunk `0` + area code + local number.
+//!
+//! SIM and handset identities (for the GoIP control plane, SPEC §3.2) are synthetic but
+//! well-formed: IMSI = MCC 460 + a Chinese MNC + 10-digit MSIN (3GPP TS 23.003 §2.2),
+//! IMEI = 8-digit TAC + 6-digit serial + Luhn check digit (TS 23.003 §6.2.1), ICCID =
+//! `89` (telecom) `86` (China) + issuer + serial + Luhn check digit, 20 digits (ITU-T
+//! E.118). The TACs are made up; see [`MODEM_TACS`].
 
 use rand::rngs::SmallRng;
 use rand::Rng;
@@ -99,6 +105,70 @@ pub(crate) fn arbitrary_caller(rng: &mut SmallRng) -> String {
     }
 }
 
+/// A number abroad in E.164 with `+`: where people using an overseas VoIP service call.
+pub(crate) fn foreign_number(rng: &mut SmallRng) -> String {
+    const CCS: [(&str, usize); 8] =
+        [("1", 10), ("44", 10), ("61", 9), ("65", 8), ("852", 8), ("81", 10), ("49", 11), ("60", 9)];
+    let (cc, n) = CCS[rng.gen_range(0..CCS.len())];
+    format!("+{cc}{}{}", rng.gen_range(2..=9u8), digits(rng, n - 1))
+}
+
+/// The Luhn check digit (ISO/IEC 7812-1 annex B) that completes `body`, a string of
+/// ASCII digits.
+pub(crate) fn luhn_digit(body: &str) -> char {
+    // Doubling starts at the rightmost digit of the body (the check digit will follow it).
+    let sum: u32 = body
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 0 {
+                let x = 2 * d;
+                x / 10 + x % 10
+            } else {
+                d
+            }
+        })
+        .sum();
+    char::from(b'0' + ((10 - sum % 10) % 10) as u8)
+}
+
+/// Type Allocation Codes the simulated GSM modules report. SYNTHETIC: invented for the
+/// simulator, shaped like those of the GSM/UMTS modem modules gateways are built on
+/// (8 digits, reporting-body prefix 86 or 35); not taken from the GSMA database and not
+/// meant to match any real device.
+pub(crate) const MODEM_TACS: [&str; 4] = ["86190402", "86733105", "86415107", "35896011"];
+
+/// Mobile network codes of operators under MCC 460 (China): 00/02/04/07/08 China
+/// Mobile, 01/06/09 China Unicom, 03/05/11 China Telecom, 15 China Broadnet.
+pub(crate) const CN_MNCS: [&str; 11] = ["00", "01", "02", "03", "05", "06", "07", "08", "09", "11", "15"];
+
+/// The operator name a GoIP reports in `pro:` for a SIM of this MNC. China Broadnet
+/// (15) SIMs camp on China Mobile's network.
+pub(crate) fn operator_name(mnc: &str) -> &'static str {
+    match mnc {
+        "01" | "06" | "09" => "CHN-UNICOM",
+        "03" | "05" | "11" => "CHN-CT",
+        _ => "CHINA MOBILE",
+    }
+}
+
+/// A 15-digit IMEI: a module TAC from [`MODEM_TACS`], a serial, the Luhn digit.
+pub(crate) fn imei(rng: &mut SmallRng, tac: &str) -> String {
+    let mut s = format!("{tac}{}", digits(rng, 6));
+    s.push(luhn_digit(&s));
+    s
+}
+
+/// A SIM's identities: 15-digit IMSI under MCC 460 and the 20-digit ICCID of the card.
+pub(crate) fn sim_identity(rng: &mut SmallRng, mnc: &str) -> (String, String) {
+    let imsi = format!("460{mnc}{}", digits(rng, 10));
+    let mut iccid = format!("8986{mnc}{}", digits(rng, 13));
+    iccid.push(luhn_digit(&iccid));
+    (imsi, iccid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +191,40 @@ mod tests {
         assert_eq!(NumberStyle::Bare.apply("13800000000"), "13800000000");
         assert_eq!(NumberStyle::Cc.apply("13800000000"), "8613800000000");
         assert_eq!(NumberStyle::PlusCc.apply("13800000000"), "+8613800000000");
+    }
+
+    /// Whether a full number (check digit last) passes the Luhn test.
+    fn luhn_ok(n: &str) -> bool {
+        luhn_digit(&n[..n.len() - 1]) == n.chars().last().unwrap()
+    }
+
+    #[test]
+    fn luhn_known_values() {
+        // ISO/IEC 7812 worked example and the IMEI example of 3GPP TS 23.003 annex B.
+        assert_eq!(luhn_digit("7992739871"), '3');
+        assert_eq!(luhn_digit("49015420323751"), '8');
+        assert!(luhn_ok("79927398713"));
+        assert!(!luhn_ok("79927398710"));
+    }
+
+    #[test]
+    fn identities_are_well_formed() {
+        let mut rng = SmallRng::seed_from_u64(9);
+        for tac in MODEM_TACS {
+            let i = imei(&mut rng, tac);
+            assert_eq!(i.len(), 15);
+            assert!(i.starts_with(tac) && luhn_ok(&i), "{i}");
+        }
+        for mnc in CN_MNCS {
+            let (imsi, iccid) = sim_identity(&mut rng, mnc);
+            assert_eq!(imsi.len(), 15);
+            assert!(imsi.starts_with(&format!("460{mnc}")));
+            assert_eq!(iccid.len(), 20);
+            assert!(iccid.starts_with("8986") && luhn_ok(&iccid), "{iccid}");
+        }
+        assert_eq!(operator_name("01"), "CHN-UNICOM");
+        assert_eq!(operator_name("11"), "CHN-CT");
+        assert_eq!(operator_name("00"), "CHINA MOBILE");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! A call is rendered whole when it starts (module `sip`); its messages and RTP packets
 //! become events.
 //!
-//! The scenario (SPEC §3.1, §3.3):
+//! The basic scenario (SPEC §3.1, §3.3), [`SimConfig::default`]:
 //! - GoIP gateways (4/8/16/32 lines) fed by overseas softswitches (203.0.113.0/24):
 //!   INVITEs to domestic mobile numbers, one call per line at a time, back to back,
 //!   short calls, a low answer ratio, registrations every 60/120 s, OPTIONS keep-alives;
@@ -21,11 +21,32 @@
 //! - Transport variety: SIP over TCP (split, coalesced and retransmitted segments),
 //!   IPv4 fragments of large INVITEs, 802.1Q tags, an IPv6 phone.
 //!
-//! Addresses are RFC 5737/3849 documentation ranges (10/8 past 200 gateways); numbers
-//! are random.
+//! The mixed scenario, [`SimConfig::mixed`], is the basic one plus (each behind its own
+//! [`SimConfig`] field, all off in the default, which is drawn exactly as before they
+//! existed):
+//! - `vendor_mix`: gateways of several vendors (DBL GoIP and its Hybertone build, OpenVox
+//!   VoxStack, Dinstar-like, Hypermedia) with every account layout (one account per
+//!   channel, one for all, trunk mode without REGISTER); stripped gateways with a common
+//!   User-Agent or none; large gateways run fewer calls at once than they have lines, and
+//!   in single-account and trunk mode pick the least-used idle channel (calls spread
+//!   evenly over SIMs).
+//! - `control_plane`: the GoIP SMS-server protocol and SIM-bank links (module
+//!   `control`), SIM rotation on SIM-bank gateways.
+//! - `call_centres`, `pbx_sites`, `softphones`, `single_softphones`, `overseas_voip`:
+//!   more hard negatives (module docs of [`Kind`] say what each is).
+//! - `diurnal`: people, PBXs and call centres follow the clock (China time); gateways
+//!   work through the night.
+//!
+//! Addresses are RFC 5737/3849 documentation ranges (10/8 past 200 gateways) and, for
+//! the mixed scenario's extra hosts, the RFC 2544 range 198.18.0.0/15; foreign providers,
+//! SMS servers and SIM banks sit with the softswitches in 203.0.113.0/24 ("overseas").
+//! Numbers and identities are random and synthetic.
 
+mod control;
 mod flavor;
+mod gateways;
 mod ids;
+mod population;
 mod rtp;
 mod sip;
 mod truth;
@@ -41,17 +62,28 @@ use rand::{Rng, SeedableRng};
 
 use crate::error::{Error, ErrorKind};
 use crate::pcap::{PcapOut, ETHERNET_MTU, TCP_MSS};
+use control::ControlPlane;
 use flavor::Flavor;
 use ids::NumberStyle;
 use rtp::{Stream, StreamSeed, NOISE_LEN};
 use sip::{Auth, CallSpec, KeepAlive, Outcome, Party, Registration, SipSend};
 
-pub use flavor::{GOIP_ALLOW, STRIPPED_USER_AGENTS};
+pub use control::{SIMBANK_MAGIC, SIMBANK_PORT, SMS_SERVER_PORT};
+pub use flavor::{
+    DINSTAR_USER_AGENT, GOIP_ALLOW, HYBERTONE_USER_AGENT, HYPERMEDIA_USER_AGENT, STRIPPED_USER_AGENTS,
+    VOXSTACK_USER_AGENT,
+};
 pub use rtp::PT_TELEPHONE_EVENT;
-pub use truth::{Label, Role, Truth, TruthHost};
+pub use truth::{Kind, Label, Role, Truth, TruthHost};
 
 /// 2026-11-01T00:00:00Z.
 pub const DEFAULT_START_UNIX: u64 = 1_793_491_200;
+/// Start of the mixed scenario: 2026-11-02T01:30:00Z, a Monday 09:30 in China, when
+/// offices, call centres and gateways are all at work.
+pub const MIXED_START_UNIX: u64 = 1_793_583_000;
+/// Simulated time the mixed scenario covers by default.
+pub const MIXED_DURATION: Duration = Duration::from_secs(MIXED_DURATION_S);
+const MIXED_DURATION_S: u64 = 360;
 /// Line counts a GoIP is sold with.
 pub const GOIP_LINE_COUNTS: [u32; 4] = [4, 8, 16, 32];
 /// Most lines a gateway may be given.
@@ -64,6 +96,14 @@ pub const MAX_PHONES: u32 = 150;
 pub const MAX_SIM_TIME: Duration = Duration::from_secs(30 * 86_400);
 /// Concurrent channels of the call-centre dialler.
 pub const DIALLER_CHANNELS: u32 = 12;
+/// Most extra call centres or PBX sites one scenario may have.
+pub const MAX_SITES: u32 = 200;
+/// Most hosted softphones one scenario may have.
+pub const MAX_SOFTPHONES: u32 = 5_000;
+/// Most single softphones, or overseas-VoIP users, one scenario may have.
+pub const MAX_LONE_ENDPOINTS: u32 = 1_000;
+/// China Standard Time, UTC+8, for the diurnal rhythm.
+const CHINA_UTC_OFFSET_S: u64 = 8 * 3_600;
 
 const MS: u64 = 1_000;
 const SEC: u64 = 1_000_000;
@@ -76,7 +116,38 @@ const TCP_RETX_P: f64 = 0.01;
 /// IPv4 + UDP header bytes.
 const IPV4_UDP_OVERHEAD: usize = 28;
 
-/// What to generate. Every field has a default; see [`SimConfig::default`].
+/// The named starting points of a [`SimConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Preset {
+    /// The first scenario: a few DBL GoIPs among one office's traffic
+    /// ([`SimConfig::default`]); what the benchmarks use.
+    #[default]
+    Basic,
+    /// The scenario for measuring detection ([`SimConfig::mixed`]).
+    Mixed,
+}
+
+impl Preset {
+    /// The name used on the command line and in the truth file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Basic => "basic",
+            Preset::Mixed => "mixed",
+        }
+    }
+
+    /// The configuration this preset starts from.
+    pub fn config(self) -> SimConfig {
+        match self {
+            Preset::Basic => SimConfig::default(),
+            Preset::Mixed => SimConfig::mixed(),
+        }
+    }
+}
+
+/// What to generate. Every field has a default; see [`SimConfig::default`] and
+/// [`SimConfig::mixed`]. The fields after `ipv6` were added for the mixed scenario;
+/// at their defaults (off, zero) the basic scenario is drawn as it always was.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
     /// Seed of the one random generator.
@@ -114,6 +185,28 @@ pub struct SimConfig {
     pub vlan: bool,
     /// Put one phone (the last, with at least 3 phones) on IPv6.
     pub ipv6: bool,
+    /// The preset these values started from (recorded in the truth as `scenario`).
+    pub preset: Preset,
+    /// Gateways of several vendors and every account layout, large ones running fewer
+    /// calls than lines; off: every gateway a DBL GoIP as in the basic scenario.
+    pub vendor_mix: bool,
+    /// The GoIP control plane (SMS-server protocol, SIM banks) of GoIP-family gateways.
+    pub control_plane: bool,
+    /// Share (0..=1) of control-plane gateways whose SIMs come from a remote SIM bank.
+    pub simbank_share: f64,
+    /// Call centres (predictive diallers on their own carrier trunk) besides `dialler`.
+    pub call_centres: u32,
+    /// Enterprise PBXs with a multi-account carrier trunk besides the basic PBX.
+    pub pbx_sites: u32,
+    /// Softphones registered to a domestic hosted-VoIP provider.
+    pub softphones: u32,
+    /// Lone softphones with their own account at a carrier.
+    pub single_softphones: u32,
+    /// Domestic endpoints registered to a foreign VoIP provider.
+    pub overseas_voip: u32,
+    /// People, PBXs and call centres follow the clock (China time): quiet nights, call
+    /// centres open 09:00–21:00. Gateways work through the night either way.
+    pub diurnal: bool,
 }
 
 impl Default for SimConfig {
@@ -135,11 +228,51 @@ impl Default for SimConfig {
             fragment_share: 0.02,
             vlan: true,
             ipv6: true,
+            preset: Preset::Basic,
+            vendor_mix: false,
+            control_plane: false,
+            simbank_share: 0.0,
+            call_centres: 0,
+            pbx_sites: 0,
+            softphones: 0,
+            single_softphones: 0,
+            overseas_voip: 0,
+            diurnal: false,
         }
     }
 }
 
 impl SimConfig {
+    /// The mixed scenario for measuring detection (SPEC §3.1–3.3, §6): 22 gateways (16
+    /// with vendor fingerprints from five firmware families, 6 stripped of them; 4 to 32
+    /// lines; every account layout; GoIP control plane, a third of the GoIPs on a SIM
+    /// bank) among 219 benign endpoints: 160 softphones on a hosted-VoIP provider, 12
+    /// single softphones, 24 overseas-VoIP users, 4 call centres, 4 PBXs with carrier
+    /// trunks (one with 8 phones on its LAN), 3 carriers and 4 providers; plus the
+    /// softswitches, SMS servers and SIM banks. Six minutes from a Monday 09:30 China
+    /// time: every gateway's first call comes in the first half minute, and with RTP
+    /// the capture holds a few million packets.
+    pub fn mixed() -> Self {
+        SimConfig {
+            start_unix: MIXED_START_UNIX,
+            duration: MIXED_DURATION,
+            gateways: 16,
+            stripped: 6,
+            phones: 8,
+            preset: Preset::Mixed,
+            vendor_mix: true,
+            control_plane: true,
+            simbank_share: 1.0 / 3.0,
+            call_centres: 3,
+            pbx_sites: 3,
+            softphones: 160,
+            single_softphones: 12,
+            overseas_voip: 24,
+            diurnal: true,
+            ..SimConfig::default()
+        }
+    }
+
     /// Checks every value is in range.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |msg: String| Err(Error::new(ErrorKind::Config, msg));
@@ -157,10 +290,25 @@ impl SimConfig {
         if self.phones > MAX_PHONES {
             return bad(format!("at most {MAX_PHONES} phones, got {}", self.phones));
         }
+        for (name, v, max) in [
+            ("call centres", self.call_centres, MAX_SITES),
+            ("PBX sites", self.pbx_sites, MAX_SITES),
+            ("softphones", self.softphones, MAX_SOFTPHONES),
+            ("single softphones", self.single_softphones, MAX_LONE_ENDPOINTS),
+            ("overseas VoIP users", self.overseas_voip, MAX_LONE_ENDPOINTS),
+        ] {
+            if v > max {
+                return bad(format!("at most {max} {name}, got {v}"));
+            }
+        }
         if !(10..=60).contains(&self.rtp_ptime_ms) || self.rtp_ptime_ms % 10 != 0 {
             return bad(format!("RTP ptime must be 10..=60 ms in steps of 10, got {}", self.rtp_ptime_ms));
         }
-        for (name, v) in [("tcp share", self.tcp_share), ("fragment share", self.fragment_share)] {
+        for (name, v) in [
+            ("tcp share", self.tcp_share),
+            ("fragment share", self.fragment_share),
+            ("SIM-bank share", self.simbank_share),
+        ] {
             if !(0.0..=1.0).contains(&v) {
                 return bad(format!("{name} must be within 0..=1, got {v}"));
             }
@@ -211,10 +359,20 @@ enum AccountMode {
     Trunk,
 }
 
+/// What one gateway channel has been doing.
+#[derive(Debug, Clone, Copy, Default)]
+struct ChanUse {
+    busy_until: u64,
+    last_end: u64,
+    calls: u32,
+}
+
 /// A host of the scenario and its settings.
 #[derive(Debug)]
 struct Host {
     role: Role,
+    kind: Kind,
+    vendor: Option<&'static str>,
     flavor: Flavor,
     /// Main SIP address (UDP, or the listening port for TCP servers).
     sip: SocketAddr,
@@ -232,12 +390,32 @@ struct Host {
     rtp_base: u16,
     style: NumberStyle,
     favourites: Vec<String>,
+    /// Calls a gateway carries at once (its busy lines, at most `lines`).
+    slots: u32,
+    mode: AccountMode,
+    /// Per channel (gateways).
+    chans: Vec<ChanUse>,
+    /// Index of its control plane.
+    cp: Option<u32>,
+    /// People: chance a call is outgoing, chance it is to a favourite, mean gap between
+    /// calls, answer chance and median talk time.
+    outgoing_p: f64,
+    favourite_p: f64,
+    gap_mean_s: f64,
+    answer_p: f64,
+    talk_median_s: f64,
+    first_call_at: Option<u64>,
+    imsis: Vec<String>,
+    imeis: Vec<String>,
+    iccids: Vec<String>,
 }
 
 impl Host {
-    fn new(role: Role, flavor: Flavor, sip: SocketAddr) -> Self {
+    fn new(role: Role, kind: Kind, flavor: Flavor, sip: SocketAddr) -> Self {
         Host {
             role,
+            kind,
+            vendor: None,
             flavor,
             sip,
             tcp: false,
@@ -252,6 +430,27 @@ impl Host {
             rtp_base: 10_000,
             style: NumberStyle::Bare,
             favourites: Vec::new(),
+            slots: 0,
+            mode: AccountMode::Line,
+            chans: Vec::new(),
+            cp: None,
+            outgoing_p: 0.4,
+            favourite_p: 0.8,
+            gap_mean_s: 8.0 * 60.0,
+            answer_p: 0.8,
+            talk_median_s: 150.0,
+            first_call_at: None,
+            imsis: Vec::new(),
+            imeis: Vec::new(),
+            iccids: Vec::new(),
+        }
+    }
+
+    fn remember_identity(&mut self, imsi: &str, imei: &str, iccid: &str) {
+        for (list, v) in [(&mut self.imsis, imsi), (&mut self.imeis, imei), (&mut self.iccids, iccid)] {
+            if !list.iter().any(|x| x == v) {
+                list.push(v.to_owned());
+            }
         }
     }
 }
@@ -273,9 +472,55 @@ enum Ev {
     },
     Phone(u32),
     Trunk {
+        site: u32,
         inbound: bool,
     },
-    Dialler(u32),
+    Dialler {
+        site: u32,
+        chan: u32,
+    },
+    /// A gateway channel's SMS-server keep-alive.
+    KeepAlive {
+        cp: u32,
+        ch: u32,
+    },
+    /// A RECORD/HANGUP/STATE message, rendered when sent.
+    CpCall(Box<CpCall>),
+    /// A SIM-bank heartbeat.
+    Bank(u32),
+    /// A datagram ready to go (control-plane answers).
+    Udp(Box<UdpSend>),
+}
+
+#[derive(Debug)]
+struct CpCall {
+    cp: u32,
+    ch: u32,
+    what: CpWhat,
+}
+
+#[derive(Debug)]
+enum CpWhat {
+    Record(String),
+    Hangup(String),
+    State,
+    /// The SIM bank authenticates the call's SIM.
+    Auth,
+}
+
+/// Which counter a control-plane datagram adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UdpClass {
+    Sms,
+    SimBank,
+}
+
+#[derive(Debug)]
+struct UdpSend {
+    src: SocketAddr,
+    dst: SocketAddr,
+    bytes: Vec<u8>,
+    class: UdpClass,
 }
 
 #[derive(Debug)]
@@ -315,6 +560,8 @@ impl Ord for Pending {
 struct Stats {
     sip_messages: u64,
     rtp_packets: u64,
+    control_messages: u64,
+    simbank_packets: u64,
     fragmented: u64,
     tcp_retx: u64,
     last_t: u64,
@@ -329,6 +576,21 @@ struct Trunk {
     tcp: bool,
     dids: Vec<String>,
     customers: Vec<String>,
+    /// Mean seconds between inbound and between outbound calls.
+    inbound_gap_s: f64,
+    outbound_gap_s: f64,
+}
+
+/// A call centre's predictive dialler.
+#[derive(Debug, Clone)]
+struct Dialler {
+    host: u32,
+    carrier: u32,
+    caller_ids: Vec<String>,
+    /// Cumulative outcome thresholds: answered, 486, 480, 404; the rest cancelled.
+    outcome_at: [f64; 4],
+    /// Share of numbers dialled that are landlines.
+    landline_share: f64,
 }
 
 #[derive(Debug)]
@@ -350,12 +612,17 @@ struct Engine<W: Write> {
     stats: Stats,
     retx_forced: bool,
     coalesce_forced: bool,
-    trunk: Option<Trunk>,
-    /// (dialler host, carrier host, caller id)
-    dialler: Option<(u32, u32, String)>,
+    trunks: Vec<Trunk>,
+    diallers: Vec<Dialler>,
     /// PBX host and its IPv6 address, for phones.
     pbx: Option<u32>,
     pbx_v6: SocketAddr,
+    /// The basic scenario's carrier.
+    carrier: Option<u32>,
+    cps: Vec<ControlPlane>,
+    /// (softswitch host, SMS server host), (softswitch host, SIM bank host).
+    sms_servers: Vec<(u32, u32)>,
+    bank_servers: Vec<(u32, u32)>,
 }
 
 fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
@@ -399,10 +666,14 @@ impl<W: Write> Engine<W> {
             stats: Stats::default(),
             retx_forced: false,
             coalesce_forced: false,
-            trunk: None,
-            dialler: None,
+            trunks: Vec::new(),
+            diallers: Vec::new(),
             pbx: None,
             pbx_v6: SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0x20, 0, 0, 0, 0, 0x10)), 5060),
+            carrier: None,
+            cps: Vec::new(),
+            sms_servers: Vec::new(),
+            bank_servers: Vec::new(),
         }
     }
 
@@ -427,14 +698,22 @@ impl<W: Write> Engine<W> {
         let ss_first = self.hosts.len() as u32;
         for i in 0..n_ss {
             let port = if self.rng.gen_bool(0.5) { 5060 } else { 5080 };
-            let mut h =
-                Host::new(Role::Softswitch, Flavor::Softswitch, SocketAddr::new(numbered([203, 0, 113], 203, i), port));
+            let mut h = Host::new(
+                Role::Softswitch,
+                Kind::Softswitch,
+                Flavor::Softswitch,
+                SocketAddr::new(numbered([203, 0, 113], 203, i), port),
+            );
             h.style = NumberStyle::pick(&mut self.rng);
             self.hosts.push(h);
         }
 
         // Gateways, plain then stripped.
         for i in 0..n_gw {
+            if self.cfg.vendor_mix {
+                self.add_vendor_gateway(i, ss_first);
+                continue;
+            }
             let stripped = i >= self.cfg.gateways;
             let ip = numbered([198, 51, 100], 198, i);
             let port = if stripped || self.rng.gen_bool(0.5) { 5060 } else { self.rng.gen_range(5060..=6060) };
@@ -444,8 +723,12 @@ impl<W: Write> Engine<W> {
             } else {
                 (Role::Goip, Flavor::Dble)
             };
-            let mut h = Host::new(role, flavor, SocketAddr::new(ip, port));
+            let kind = if stripped { Kind::GoipStripped } else { Kind::GoipFingerprinted };
+            let mut h = Host::new(role, kind, flavor, SocketAddr::new(ip, port));
+            h.vendor = Some("dbl");
             h.lines = self.cfg.lines.unwrap_or_else(|| GOIP_LINE_COUNTS[self.rng.gen_range(0..GOIP_LINE_COUNTS.len())]);
+            h.slots = h.lines;
+            h.chans = vec![ChanUse::default(); h.lines as usize];
             h.server = ss_first + i / 3;
             h.lat_us = self.rng.gen_range(40 * MS..150 * MS);
             h.crypt = !stripped && self.rng.gen_bool(0.25);
@@ -465,6 +748,7 @@ impl<W: Write> Engine<W> {
                 (AccountMode::Single, true) => vec![(7000 + gno * 100).to_string()],
                 (AccountMode::Trunk, _) => Vec::new(),
             };
+            h.mode = mode;
             let gw = self.hosts.len() as u32;
             if i % 3 == 1 {
                 self.host_vlan(ip, 100 + (i % 3900) as u16);
@@ -477,15 +761,17 @@ impl<W: Write> Engine<W> {
         let need_pbx = self.cfg.phones > 0 || self.cfg.pbx_trunk;
         let need_carrier = self.cfg.pbx_trunk || self.cfg.dialler;
         let carrier = if need_carrier {
-            let h = Host::new(Role::Carrier, Flavor::Carrier, SocketAddr::new(v4(192, 0, 2, 200), 5060));
+            let h = Host::new(Role::Carrier, Kind::Carrier, Flavor::Carrier, SocketAddr::new(v4(192, 0, 2, 200), 5060));
             self.hosts.push(h);
             Some(self.hosts.len() as u32 - 1)
         } else {
             None
         };
+        self.carrier = carrier;
         if need_pbx {
             let pbx_ip = v4(192, 0, 2, 10);
-            let mut h = Host::new(Role::Pbx, Flavor::Fpbx, SocketAddr::new(pbx_ip, 5060));
+            let kind = if self.cfg.pbx_trunk { Kind::PbxTrunk } else { Kind::Pbx };
+            let mut h = Host::new(Role::Pbx, kind, Flavor::Fpbx, SocketAddr::new(pbx_ip, 5060));
             h.lat_us = self.rng.gen_range(5 * MS..20 * MS);
             self.hosts.push(h);
             let pbx = self.hosts.len() as u32 - 1;
@@ -498,16 +784,24 @@ impl<W: Write> Engine<W> {
             }
         }
         if let (true, Some(carrier)) = (self.cfg.dialler, carrier) {
-            let mut h = Host::new(Role::Dialler, Flavor::Dialler, SocketAddr::new(v4(192, 0, 2, 50), 5060));
+            let mut h =
+                Host::new(Role::Dialler, Kind::CallCentre, Flavor::Dialler, SocketAddr::new(v4(192, 0, 2, 50), 5060));
             h.server = carrier;
             h.lat_us = self.rng.gen_range(5 * MS..20 * MS);
             self.hosts.push(h);
             let d = self.hosts.len() as u32 - 1;
             let caller_id = format!("0755{}", ids::digits(&mut self.rng, 8));
-            self.dialler = Some((d, carrier, caller_id));
+            self.diallers.push(Dialler {
+                host: d,
+                carrier,
+                caller_ids: vec![caller_id],
+                outcome_at: [0.25, 0.45, 0.60, 0.70],
+                landline_share: 0.0,
+            });
             for c in 0..DIALLER_CHANNELS {
                 let t = t0 + self.rng.gen_range(0..20 * SEC);
-                self.at(t, Ev::Dialler(c));
+                let t = self.office_hours(t);
+                self.at(t, Ev::Dialler { site: 0, chan: c });
             }
             self.keepalive(
                 d,
@@ -519,6 +813,11 @@ impl<W: Write> Engine<W> {
                 60 * SEC,
             );
         }
+        // The mixed scenario's additions: after every draw of the basic one.
+        if self.cfg.control_plane {
+            self.setup_control_planes();
+        }
+        self.setup_extras();
     }
 
     fn setup_gateway(&mut self, gw: u32, stripped: bool) {
@@ -620,7 +919,7 @@ impl<W: Write> Engine<W> {
                 self.rng.gen_range(5062..5100)
             };
             let sip = SocketAddr::new(ip, port);
-            let mut h = Host::new(Role::Phone, flavor, sip);
+            let mut h = Host::new(Role::Phone, Kind::PbxPhone, flavor, sip);
             h.tcp = tcp[i as usize];
             h.server = pbx;
             h.lat_us = self.rng.gen_range(2 * MS..10 * MS);
@@ -683,6 +982,16 @@ impl<W: Write> Engine<W> {
         }
     }
 
+    /// Where a phone sends its SIP: its PBX (by address family) or its provider.
+    fn server_sip_for(&self, phone: u32) -> SocketAddr {
+        let h = &self.hosts[phone as usize];
+        if Some(h.server) == self.pbx {
+            self.pbx_sip_for(h.sip.ip())
+        } else {
+            self.hosts[h.server as usize].sip
+        }
+    }
+
     fn pbx_sip_for(&self, ip: IpAddr) -> SocketAddr {
         match (ip, self.pbx) {
             (IpAddr::V6(_), _) => self.pbx_v6,
@@ -735,11 +1044,21 @@ impl<W: Write> Engine<W> {
         let reg_at = t0 + self.rng.gen_range(MS..120 * SEC);
         self.at(reg_at, Ev::Register(self.regs.len() as u32 - 1));
         self.keepalive(pbx, carrier, pbx_sip, carrier_sip, tcp, "asterisk".into(), 60 * SEC);
-        self.trunk = Some(Trunk { pbx, carrier, pbx_sip, tcp, dids, customers });
+        let site = self.trunks.len() as u32;
+        self.trunks.push(Trunk {
+            pbx,
+            carrier,
+            pbx_sip,
+            tcp,
+            dids,
+            customers,
+            inbound_gap_s: 45.0,
+            outbound_gap_s: 60.0,
+        });
         let a = t0 + self.rng.gen_range(0..30 * SEC);
-        self.at(a, Ev::Trunk { inbound: true });
+        self.at(a, Ev::Trunk { site, inbound: true });
         let b = t0 + self.rng.gen_range(0..30 * SEC);
-        self.at(b, Ev::Trunk { inbound: false });
+        self.at(b, Ev::Trunk { site, inbound: false });
     }
 
     /// Pops events until the end time or the packet target.
@@ -770,17 +1089,24 @@ impl<W: Write> Engine<W> {
                 address: h.sip.ip().to_string(),
                 sip_port: h.sip.port(),
                 role: h.role,
+                kind: h.kind,
                 label: if h.role.is_simbox() { Label::Simbox } else { Label::Clean },
+                vendor: h.vendor.map(str::to_owned),
                 user_agent: h.flavor.user_agent().map(str::to_owned),
                 lines: h.lines,
                 accounts: h.accounts.clone(),
                 calls: h.calls,
-                imsis: Vec::new(),
+                first_call_at: h.first_call_at,
+                imsis: h.imsis.clone(),
+                imeis: h.imeis.clone(),
+                iccids: h.iccids.clone(),
+                uses_simbank: h.cp.is_some_and(|c| self.cps[c as usize].simbank.is_some()),
             })
             .collect();
         let last = self.stats.last_t.max(self.start_us);
         let truth = Truth {
             seed: self.cfg.seed,
+            scenario: self.cfg.preset.name().to_owned(),
             start_unix: self.cfg.start_unix,
             duration_s: (last - self.start_us) as f64 / SEC as f64,
             gateways,
@@ -788,6 +1114,8 @@ impl<W: Write> Engine<W> {
             bytes: self.out.bytes(),
             sip_messages: self.stats.sip_messages,
             rtp_packets: self.stats.rtp_packets,
+            control_messages: self.stats.control_messages,
+            simbank_packets: self.stats.simbank_packets,
             fragmented_datagrams: self.stats.fragmented,
             tcp_retransmissions: self.stats.tcp_retx,
         };
@@ -828,7 +1156,10 @@ impl<W: Write> Engine<W> {
                 Ok(())
             }
             Ev::Line { gw, line } => {
-                let end = self.goip_call(t, gw, line);
+                let ch = self.pick_channel(t, gw, line);
+                self.maybe_rotate(t, gw, ch)?;
+                let (end, number) = self.goip_call(t, gw, ch);
+                self.after_goip_call(t, gw, ch, end, number);
                 let gap = self.rng.gen_range(300 * MS..3 * SEC);
                 self.at(end + gap, Ev::Line { gw, line });
                 Ok(())
@@ -836,24 +1167,64 @@ impl<W: Write> Engine<W> {
             Ev::Phone(p) => {
                 let end = self.phone_call(t, p);
                 // People leave minutes between calls.
-                let gap = (self.exp(8.0 * 60.0) * SEC as f64) as u64 + 20 * SEC;
+                let mean = self.hosts[p as usize].gap_mean_s;
+                let gap = (self.exp(mean) * SEC as f64) as u64 + 20 * SEC;
+                let gap = self.human_gap(end, gap);
                 self.at(end + gap, Ev::Phone(p));
                 Ok(())
             }
-            Ev::Trunk { inbound } => {
-                self.trunk_call(t, inbound);
-                let mean = if inbound { 45.0 } else { 60.0 };
+            Ev::Trunk { site, inbound } => {
+                self.trunk_call(t, site, inbound);
+                let tr = &self.trunks[site as usize];
+                let mean = if inbound { tr.inbound_gap_s } else { tr.outbound_gap_s };
                 let gap = (self.exp(mean) * SEC as f64) as u64 + SEC;
-                self.at(t + gap, Ev::Trunk { inbound });
+                let gap = self.human_gap(t, gap);
+                self.at(t + gap, Ev::Trunk { site, inbound });
                 Ok(())
             }
-            Ev::Dialler(c) => {
-                let end = self.dialler_call(t);
+            Ev::Dialler { site, chan } => {
+                let end = self.dialler_call(t, site);
                 let gap = self.rng.gen_range(500 * MS..4 * SEC);
-                self.at(end + gap, Ev::Dialler(c));
+                let next = self.office_hours(end + gap);
+                self.at(next, Ev::Dialler { site, chan });
                 Ok(())
             }
+            Ev::KeepAlive { cp, ch } => self.goip_keepalive(t, cp, ch),
+            Ev::CpCall(c) => self.goip_call_message(t, *c),
+            Ev::Bank(cp) => self.bank_heartbeat(t, cp),
+            Ev::Udp(u) => self.send_udp(t, &u),
         }
+    }
+
+    /// Local hour of day (China time) at capture time `t`.
+    fn local_hour(t: u64) -> u64 {
+        (t / SEC + CHINA_UTC_OFFSET_S) % 86_400 / 3_600
+    }
+
+    /// A person's gap between calls stretched by the hour it starts at: people call
+    /// little at night (with `diurnal`; otherwise unchanged).
+    fn human_gap(&self, t: u64, gap: u64) -> u64 {
+        if !self.cfg.diurnal {
+            return gap;
+        }
+        let activity = match Self::local_hour(t) {
+            0..=6 => 0.05,
+            7 | 8 | 22 | 23 => 0.4,
+            _ => 1.0,
+        };
+        (gap as f64 / activity) as u64
+    }
+
+    /// `t`, or the next opening (09:00 China time) when a call centre is closed then
+    /// (with `diurnal`; otherwise `t`).
+    fn office_hours(&mut self, t: u64) -> u64 {
+        if !self.cfg.diurnal || (9..21).contains(&Self::local_hour(t)) {
+            return t;
+        }
+        let local_s = t / SEC + CHINA_UTC_OFFSET_S;
+        let day_s = local_s % 86_400;
+        let until_open = if day_s < 9 * 3_600 { 9 * 3_600 - day_s } else { 86_400 - day_s + 9 * 3_600 };
+        t + until_open * SEC + self.rng.gen_range(0..10 * 60 * SEC)
     }
 
     /// An exponential draw with this mean.
@@ -944,8 +1315,11 @@ impl<W: Write> Engine<W> {
     fn send_sip(&mut self, t: u64, send: SipSend) -> Result<(), Error> {
         self.stats.sip_messages += u64::from(send.messages);
         if let Some((a, b)) = send.call {
-            self.hosts[a as usize].calls += 1;
-            self.hosts[b as usize].calls += 1;
+            for h in [a, b] {
+                let h = &mut self.hosts[h as usize];
+                h.calls += 1;
+                h.first_call_at.get_or_insert(t);
+            }
         }
         if send.tcp {
             return self.tcp_message(t, send.src, send.dst, send.bytes);
@@ -1045,8 +1419,9 @@ impl<W: Write> Engine<W> {
         }
     }
 
-    /// One call from the softswitch to a gateway line.
-    fn goip_call(&mut self, t: u64, gw: u32, line: u32) -> u64 {
+    /// One call from the softswitch to a gateway channel; returns when it ends and the
+    /// national number dialled.
+    fn goip_call(&mut self, t: u64, gw: u32, line: u32) -> (u64, String) {
         let g = &self.hosts[gw as usize];
         let (ss, gsip, gflavor, challenge, crypt, pt, rtp_base) =
             (g.server, g.sip, g.flavor, g.challenge, g.crypt, g.pt, g.rtp_base);
@@ -1055,9 +1430,19 @@ impl<W: Write> Engine<W> {
             1 => g.accounts[0].clone(),
             _ => g.accounts[line as usize % g.accounts.len()].clone(),
         };
+        let no_account = g.accounts.is_empty();
         let s = &self.hosts[ss as usize];
         let (ss_sip, style) = (s.sip, s.style);
-        let number = style.apply(&ids::cn_mobile(&mut self.rng));
+        let national = ids::cn_mobile(&mut self.rng);
+        let number = style.apply(&national);
+        // chan_sip gateways put the dialled number in Contact (as in the OpenVox
+        // captures); so do other gateways without an account in the mixed scenario,
+        // where a fixed "goip" would be a fingerprint of a stripped box.
+        let account = if self.cfg.vendor_mix && (gflavor == Flavor::VoxStack || (no_account && !gflavor.is_goip())) {
+            number.clone()
+        } else {
+            account
+        };
         let caller = ids::arbitrary_caller(&mut self.rng);
         let outcome = self.goip_outcome();
         let rng = &mut self.rng;
@@ -1097,7 +1482,7 @@ impl<W: Write> Engine<W> {
             ptime_ms: self.cfg.rtp_ptime_ms,
         };
         let spec = CallSpec { lat_us: self.lat(gw), ..spec };
-        self.start_call(t, &spec)
+        (self.start_call(t, &spec), national)
     }
 
     /// A normal person's call outcome: mostly answered, minutes long.
@@ -1121,23 +1506,26 @@ impl<W: Write> Engine<W> {
         let pbx = self.hosts[p as usize].server;
         let h = &self.hosts[p as usize];
         let (sip, tcp, flavor, pt, rtp_base, ext) = (h.sip, h.tcp, h.flavor, h.pt, h.rtp_base, h.accounts[0].clone());
+        let (outgoing_p, favourite_p, answer_p, talk_median_s) =
+            (h.outgoing_p, h.favourite_p, h.answer_p, h.talk_median_s);
         let favourites = h.favourites.clone();
-        let pbx_sip = self.pbx_sip_for(sip.ip());
-        let outgoing = self.rng.gen_bool(0.4);
-        let other = if self.rng.gen_bool(0.8) && !favourites.is_empty() {
+        let pbx_sip = self.server_sip_for(p);
+        let pbx_flavor = self.hosts[pbx as usize].flavor;
+        let outgoing = self.rng.gen_bool(outgoing_p);
+        let other = if self.rng.gen_bool(favourite_p) && !favourites.is_empty() {
             favourites[self.rng.gen_range(0..favourites.len())].clone()
         } else if self.rng.gen_bool(0.5) {
             ids::cn_mobile(&mut self.rng)
         } else {
             ids::cn_landline(&mut self.rng)
         };
-        let outcome = self.human_outcome(0.8, 150.0);
+        let outcome = self.human_outcome(answer_p, talk_median_s);
         let answered = matches!(outcome, Outcome::Answer { .. });
         let phone_party =
             Party { host: p, flavor, sip, tcp, user: ext.clone(), rtp_port: rtp_base + 2 * self.rng.gen_range(0..500) };
         let pbx_party = |user: String, rng: &mut SmallRng| Party {
             host: pbx,
-            flavor: Flavor::Fpbx,
+            flavor: pbx_flavor,
             sip: pbx_sip,
             tcp,
             user,
@@ -1198,8 +1586,8 @@ impl<W: Write> Engine<W> {
     }
 
     /// A call over the PBX trunk, inbound (carrier → PBX) or outbound.
-    fn trunk_call(&mut self, t: u64, inbound: bool) {
-        let Some(tr) = &self.trunk else { return };
+    fn trunk_call(&mut self, t: u64, site: u32, inbound: bool) {
+        let tr = &self.trunks[site as usize];
         let (pbx, carrier, pbx_sip, tcp) = (tr.pbx, tr.carrier, tr.pbx_sip, tr.tcp);
         let did = tr.dids[self.rng.gen_range(0..tr.dids.len())].clone();
         // Customers: a skewed pick, so some are called again and again.
@@ -1253,27 +1641,34 @@ impl<W: Write> Engine<W> {
         self.start_call(t, &spec);
     }
 
-    /// One dialler attempt to a fresh mobile number.
-    fn dialler_call(&mut self, t: u64) -> u64 {
-        let Some((d, carrier, caller_id)) = self.dialler.clone() else {
-            return t;
+    /// One dialler attempt to a fresh number (a mobile, or sometimes a landline).
+    fn dialler_call(&mut self, t: u64, site: u32) -> u64 {
+        let dl = &self.diallers[site as usize];
+        let (d, carrier, at, landline_share) = (dl.host, dl.carrier, dl.outcome_at, dl.landline_share);
+        let caller_id = match dl.caller_ids.len() {
+            1 => dl.caller_ids[0].clone(),
+            n => dl.caller_ids[self.rng.gen_range(0..n)].clone(),
         };
         let dsip = self.hosts[d as usize].sip;
         let csip = self.hosts[carrier as usize].sip;
         let rng = &mut self.rng;
-        let number = ids::cn_mobile(rng);
+        let number = if landline_share > 0.0 && rng.gen_bool(landline_share) {
+            ids::cn_landline(rng)
+        } else {
+            ids::cn_mobile(rng)
+        };
         let r: f64 = rng.gen();
-        let outcome = if r < 0.25 {
+        let outcome = if r < at[0] {
             Outcome::Answer {
                 ring_us: rng.gen_range(4 * SEC..20 * SEC),
                 talk_us: rng.gen_range(10 * SEC..120 * SEC),
                 bye_from_callee: rng.gen_bool(0.4),
             }
-        } else if r < 0.45 {
+        } else if r < at[1] {
             Outcome::Reject { code: 486, after_us: rng.gen_range(SEC..10 * SEC) }
-        } else if r < 0.60 {
+        } else if r < at[2] {
             Outcome::Reject { code: 480, after_us: rng.gen_range(500 * MS..3 * SEC) }
-        } else if r < 0.70 {
+        } else if r < at[3] {
             Outcome::Reject { code: 404, after_us: rng.gen_range(200 * MS..SEC) }
         } else {
             Outcome::Cancel { after_us: rng.gen_range(18 * SEC..25 * SEC) }

@@ -431,7 +431,7 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
         if method == "INVITE" && (180..300).contains(&code) {
             m.h("Contact", &b_contact);
         }
-        m.opt("User-Agent", b.flavor.user_agent());
+        m.opt(b.flavor.response_agent_header(), b.flavor.user_agent());
         if method == "INVITE" && code == 200 {
             m.opt("Allow", b.flavor.allow());
         }
@@ -544,7 +544,7 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
                     .h("To", &from)
                     .h("Call-ID", &call_id)
                     .h("CSeq", format!("{bye_cseq} BYE"))
-                    .opt("User-Agent", a.flavor.user_agent());
+                    .opt(a.flavor.response_agent_header(), a.flavor.user_agent());
                 (bye, to_b(r.finish(a.flavor, None)))
             } else {
                 bye_branch = a.flavor.branch(rng);
@@ -567,7 +567,7 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
                     .h("To", &to_tagged)
                     .h("Call-ID", &call_id)
                     .h("CSeq", format!("{} BYE", cseq + 1))
-                    .opt("User-Agent", b.flavor.user_agent());
+                    .opt(b.flavor.response_agent_header(), b.flavor.user_agent());
                 (bye, to_a(r.finish(b.flavor, None)))
             };
             sends.push((bye_at, bye));
@@ -678,7 +678,7 @@ pub(crate) fn render_register(rng: &mut SmallRng, reg: &mut Registration, lat_us
         if let Some((name, value)) = extra {
             m.h(name, value);
         }
-        m.opt("User-Agent", reg.server_flavor.user_agent());
+        m.opt(reg.server_flavor.response_agent_header(), reg.server_flavor.user_agent());
         m.finish(reg.server_flavor, None)
     };
 
@@ -739,7 +739,7 @@ pub(crate) fn render_options(rng: &mut SmallRng, ka: &mut KeepAlive, lat_us: u64
         .h("To", format!("{to};tag={}", ka.peer_flavor.tag(rng)))
         .h("Call-ID", &call_id)
         .h("CSeq", format!("{} OPTIONS", ka.cseq))
-        .opt("User-Agent", ka.peer_flavor.user_agent())
+        .opt(ka.peer_flavor.response_agent_header(), ka.peer_flavor.user_agent())
         .opt("Allow", ka.peer_flavor.allow())
         .h("Accept", "application/sdp");
     let resp = r.finish(ka.peer_flavor, None);

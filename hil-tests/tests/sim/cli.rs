@@ -30,6 +30,13 @@ fn help_explains_generate() {
         "--truth",
         "--no-rtp",
         "--tcp-share",
+        "--preset",
+        "--softphones",
+        "--call-centres",
+        "--pbx-sites",
+        "--overseas-voip",
+        "--control-plane",
+        "--simbank-share",
     ] {
         assert!(text.contains(flag), "help lacks {flag}");
     }
@@ -54,6 +61,30 @@ fn generate_writes_capture_truth_and_summary() {
     let bytes = std::fs::read(&pcap).unwrap();
     assert_eq!(decode(&bytes).frames, truth.packets);
     assert_eq!(truth.seed, 3);
+}
+
+#[test]
+fn mixed_preset_writes_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, json) = (dir.path().join("m.pcap"), dir.path().join("m.json"));
+    let out = sim()
+        .args(["generate", "--preset", "mixed", "--duration", "15s", "--no-rtp", "--seed", "4", "--out"])
+        .arg(&pcap)
+        .arg("--truth")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("preset mixed"));
+    let text = std::fs::read_to_string(&json).unwrap();
+    for key in
+        ["\"kind\": \"goip_stripped\"", "\"kind\": \"call_centre\"", "\"first_call_at\": 1", "\"uses_simbank\": true"]
+    {
+        assert!(text.contains(key), "labels lack {key}");
+    }
+    let truth: Truth = serde_json::from_str(&text).unwrap();
+    assert_eq!(truth.scenario, "mixed");
+    assert_eq!(decode(&std::fs::read(&pcap).unwrap()).frames, truth.packets);
 }
 
 #[test]

@@ -42,3 +42,19 @@ fn write_scenario_to_a_file_matches_memory() {
     assert!(std::fs::read(&path).unwrap() == mem);
     assert_eq!(truth, mem_truth);
 }
+
+/// FNV-1a, 64 bits: a fingerprint of a capture without a hashing crate.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Regression guard: adding the mixed scenario's traffic must not change how the basic
+/// scenario is drawn. The constant is the FNV-1a of this capture as written by the
+/// simulator before the mixed scenario existed (commit 0175a43).
+#[test]
+fn basic_scenario_bytes_are_unchanged() {
+    let cfg = SimConfig { duration: Duration::from_secs(30), ..SimConfig::default() };
+    let (pcap, _) = generate(&cfg).unwrap();
+    assert_eq!(pcap.len(), 5_139_617);
+    assert_eq!(fnv1a(&pcap), 0x48ca_da5c_451b_a869);
+}

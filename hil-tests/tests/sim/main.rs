@@ -3,8 +3,10 @@
 
 mod behaviour;
 mod cli;
+mod control;
 mod determinism;
 mod fingerprints;
 mod frames;
+mod mixed;
 mod support;
 mod truth;

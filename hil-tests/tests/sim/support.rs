@@ -413,6 +413,16 @@ pub fn mixed() -> &'static Case {
     })
 }
 
+/// The mixed preset, shortened to four minutes and without RTP: every host kind, the
+/// control plane and SIM rotation, cheap enough for a debug build. (The hosts do not
+/// depend on the duration: the full preset has the same population.)
+pub fn mixed_preset() -> &'static Case {
+    static CASE: OnceLock<Case> = OnceLock::new();
+    CASE.get_or_init(|| {
+        Case::new(&SimConfig { duration: std::time::Duration::from_secs(240), rtp: false, ..SimConfig::mixed() })
+    })
+}
+
 /// A longer SIP-only scenario for behaviour statistics.
 pub fn long_sip_only() -> &'static Case {
     static CASE: OnceLock<Case> = OnceLock::new();
