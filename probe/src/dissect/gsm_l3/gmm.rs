@@ -4,11 +4,11 @@
 use super::ie::{IeFormat, Ies, MobileIdentity, Reader};
 use super::{Error, GmmType, Message, MessageType};
 
-/// Allocated P-TMSI / P-TMSI (§9.4.2.2, §9.4.14.16), a Mobile Identity.
+/// Allocated P-TMSI (Attach/RAU Accept) or P-TMSI (RAU Request, Detach Request), a Mobile Identity.
 const IEI_PTMSI: u8 = 0x18;
-/// MS identity (§9.4.2.5), a Mobile Identity.
+/// MS identity (Attach/RAU Accept), a Mobile Identity.
 const IEI_MS_IDENTITY: u8 = 0x23;
-/// Additional mobile identity (§9.4.14.17), a Mobile Identity.
+/// Additional mobile identity (RAU Request), a Mobile Identity.
 const IEI_ADDITIONAL_IDENTITY: u8 = 0x1a;
 
 /// Routing area identification (§10.5.5.15): LAI and RAC.

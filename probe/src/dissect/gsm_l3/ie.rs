@@ -272,7 +272,10 @@ impl MobileIdentity {
 /// nibble of the type octet, then low nibble first; with an even count the
 /// last high nibble is filler (its value is not checked).
 pub(crate) fn identity_digits(value: &[u8]) -> Result<IdentityDigits, Error> {
-    let odd = value[0] & 0x08 != 0;
+    let Some(&first) = value.first() else {
+        return Err(Error::new(ErrorKind::Truncated, 0));
+    };
+    let odd = first & 0x08 != 0;
     let slots = 2 * value.len() - 1;
     let count = if odd { slots } else { slots - 1 };
     let mut digits = IdentityDigits::new();
@@ -603,7 +606,7 @@ impl<'a> Iterator for Ies<'a> {
         let (value_at, value_len) = if iei & 0x80 != 0 {
             (start + 1, 0)
         } else if let Some(&(_, total)) = self.format.tv.iter().find(|(i, _)| *i == iei) {
-            (start + 1, total - 1)
+            (start + 1, total.saturating_sub(1))
         } else if self.format.tlv_e && iei & 0xf0 == 0x70 {
             match self.msg.get(start + 1..start + 3) {
                 Some(l) => (start + 3, usize::from(be16(l, 0))),

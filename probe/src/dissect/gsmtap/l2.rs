@@ -8,17 +8,17 @@
 //!   fill after them are not part of it.
 //! - `Um` SDCCH (and FACCH on TCH/F, TCH/H): a LAPDm frame
 //!   ([`super::lapdm`]); I, UI and SABM frames carry L3, a UA frame echoes the
-//!   SABM's message (contention resolution, TS 44.006 §5.4.1.4), S and other U
+//!   SABM's message (contention resolution, TS 44.006), S and other U
 //!   frames carry none.
 //! - `Um` with the SACCH flag (0x80): the 2-octet SACCH L1 header (ordered
-//!   power and timing advance, TS 44.004 §7.2), then LAPDm (format B or B4).
+//!   power and timing advance, TS 44.004 §7), then LAPDm (format B or B4).
 //! - `Abis`: the L3 message itself, possibly followed by fill.
 //! - `LteNas`: an EPS NAS message (see [`crate::dissect::lte_nas`]).
 //!
 //! Idle filling is reported as [`Filler`], not as an error: blocks of `0x2b`,
 //! the dummy paging `15 06 21 00 01 f0 2b…` (a Paging Request Type 1 that
-//! pages "no identity", TS 44.018 §3.3.2.1.2 note), and LAPDm UI fill frames
-//! with length 0 (TS 44.006 §5.4.2.3).
+//! pages "no identity", sent when there is nobody to page), and LAPDm UI fill
+//! frames with length 0 (TS 44.006).
 //!
 //! Stateless limits: segmented LAPDm messages (M bit) are reported as
 //! [`NotL3::Segment`]; reassembly needs state and belongs in `track/`. The last
@@ -30,10 +30,10 @@ use super::{Channel, Error, ErrorKind, Packet, PayloadType, SubType};
 /// Length of a GSM MAC block (23 octets: one LAPDm frame or CCCH block).
 pub const BLOCK_LEN: usize = 23;
 
-/// The fill octet of GSM L2 blocks (TS 44.006 §5.2).
+/// The fill octet of GSM L2 blocks (TS 44.006).
 pub const PADDING: u8 = 0x2b;
 
-/// Octets of L1 header in front of a SACCH LAPDm frame (TS 44.004 §7.2).
+/// Octets of L1 header in front of a SACCH LAPDm frame (TS 44.004 §7).
 pub const SACCH_L1_HEADER_LEN: usize = 2;
 
 /// Protocol discriminator of radio resource management (TS 24.007 §11.2.3.1.1).
@@ -143,9 +143,9 @@ fn um(sub: SubType, data: &[u8]) -> Result<L3Payload<'_>, Error> {
     match sub.channel {
         Channel::Bcch | Channel::Ccch | Channel::Agch | Channel::Pch => pseudo_length_block(data),
         Channel::Sdcch | Channel::Sdcch4 | Channel::Sdcch8 => lapdm(data, false),
-        // A traffic channel carries speech frames, or FACCH signalling in a
-        // 23-octet LAPDm block (speech frames never have that exact length
-        // with a valid LAPDm address and length octet).
+        // Older senders put speech frames on these sub-types too (newer ones
+        // use VoiceF/VoiceH): FACCH signalling is a 23-octet LAPDm block with a
+        // valid address and length octet, which no speech codec frame has.
         Channel::TchF | Channel::TchH => {
             if data.len() == BLOCK_LEN && data[0] & 0x01 == 1 && data[2] & 0x01 == 1 {
                 lapdm(data, false)
@@ -153,6 +153,7 @@ fn um(sub: SubType, data: &[u8]) -> Result<L3Payload<'_>, Error> {
                 Ok(L3Payload::NotL3(NotL3::Traffic))
             }
         }
+        Channel::VoiceF | Channel::VoiceH => Ok(L3Payload::NotL3(NotL3::Traffic)),
         Channel::Rach => Ok(L3Payload::NotL3(NotL3::Rach)),
         Channel::Pacch | Channel::Pdtch | Channel::Ptcch => Ok(L3Payload::NotL3(NotL3::RlcMac)),
         Channel::Cbch52 | Channel::Cbch51 => Ok(L3Payload::NotL3(NotL3::CellBroadcast)),
@@ -326,6 +327,7 @@ mod tests {
         assert_eq!(l3(PayloadType::Um, 3, &[0x7e]), Ok(Owned::NotL3(NotL3::Rach)));
         assert_eq!(l3(PayloadType::Um, 11, &[0x40; 23]), Ok(Owned::NotL3(NotL3::RlcMac)));
         assert_eq!(l3(PayloadType::Um, 9, &[0xd0; 33]), Ok(Owned::NotL3(NotL3::Traffic)));
+        assert_eq!(l3(PayloadType::Um, 0x10, &block(&[0x01, 0x03, 0x01])), Ok(Owned::NotL3(NotL3::Traffic)));
         assert_eq!(l3(PayloadType::Um, 0, &[0x00]), Ok(Owned::NotL3(NotL3::UnknownChannel(0))));
         assert_eq!(l3(PayloadType::Sim, 0, &[0xa0]), Ok(Owned::NotL3(NotL3::OtherType(PayloadType::Sim))));
         assert_eq!(l3(PayloadType::LteNas, 0, &[0x07, 0x45]), Ok(Owned::Nas(vec![0x07, 0x45])));

@@ -1,9 +1,9 @@
 //! LAPDm frames (3GPP TS 44.006), the data link layer of the GSM dedicated
 //! control channels (SDCCH, SACCH, FACCH).
 //!
-//! Format B (§2.1): address (§3.2), control (§3.4), length indicator (§3.6),
-//! then up to N201 information octets and `0x2b` fill. Format B4 (§2.1, SACCH
-//! only) has no length indicator: the information runs to the end of the
+//! Format B: address, control and length indicator octets, then up to N201
+//! information octets and `0x2b` fill. Format B4 (SACCH downlink only) has no
+//! length indicator: the information runs to the end of the
 //! block. A length octet always has its EL bit set, while an L3 message's first
 //! octet (protocol discriminator) never does on SACCH, so [`Frame::new_checked`]
 //! tells the two apart when asked to allow B4.
@@ -24,7 +24,7 @@ mod field {
 /// Octets before the information field in format B.
 pub const HEADER_LEN: usize = 3;
 
-/// The kind of a LAPDm frame (control field, §3.4 tables 3 and 4).
+/// The kind of a LAPDm frame (the control field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Control {
     /// Information transfer (numbered).
@@ -112,7 +112,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         if b.len() < 2 {
             return Err(Error::new(ErrorKind::Truncated, b.len()));
         }
-        // GSM never uses the extended address: EA is always 1 (§3.2).
+        // GSM never uses the extended address: EA is always 1.
         if b[field::ADDRESS] & 0x01 == 0 {
             return Err(Error::new(ErrorKind::Malformed, field::ADDRESS));
         }
@@ -123,7 +123,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
             if allow_b4 {
                 return Ok(Frame { buffer, b4: true });
             }
-            // EL = 0 would announce a second length octet, which LAPDm never uses (§3.6.2).
+            // EL = 0 would announce a second length octet, which LAPDm never uses.
             return Err(Error::new(ErrorKind::Malformed, field::LENGTH));
         }
         if field::INFO_B + usize::from(length >> 2) > b.len() {

@@ -28,7 +28,7 @@ pub mod lapdm;
 
 use std::fmt;
 
-pub use l2::{l3_of, Filler, L3Payload, NotL3, BLOCK_LEN, PADDING, SACCH_L1_HEADER_LEN};
+pub use l2::{is_dummy_paging, l3_of, Filler, L3Payload, NotL3, BLOCK_LEN, PADDING, SACCH_L1_HEADER_LEN};
 
 use super::wire::{be16, be32, open_enum, put16, put32};
 
@@ -228,6 +228,10 @@ open_enum! {
         Ptcch = 0x0e,
         /// Cell broadcast on a 51-multiframe.
         Cbch51 = 0x0f,
+        /// Full-rate speech frames (FR, EFR, AMR).
+        VoiceF = 0x10,
+        /// Half-rate speech frames (HR, AMR).
+        VoiceH = 0x11,
     }
 }
 
@@ -422,8 +426,14 @@ impl Repr {
         buf[field::HDR_LEN] = (HEADER_LEN / 4) as u8;
         buf[field::TYPE] = self.payload_type.into();
         buf[field::TIMESLOT] = self.timeslot;
-        let flags = if self.pcs { ARFCN_F_PCS } else { 0 } | if self.uplink { ARFCN_F_UPLINK } else { 0 };
-        put16(buf, field::ARFCN.start, (self.arfcn & ARFCN_MASK) | flags);
+        let mut arfcn = self.arfcn & ARFCN_MASK;
+        if self.pcs {
+            arfcn |= ARFCN_F_PCS;
+        }
+        if self.uplink {
+            arfcn |= ARFCN_F_UPLINK;
+        }
+        put16(buf, field::ARFCN.start, arfcn);
         buf[field::SIGNAL_DBM] = self.signal_dbm as u8;
         buf[field::SNR_DB] = self.snr_db as u8;
         put32(buf, field::FRAME_NUMBER.start, self.frame_number);
