@@ -8,12 +8,16 @@ use duanka_probe::capture::Frame;
 use duanka_probe::detect::SignatureDb;
 use duanka_probe::dissect::layers::LinkType;
 use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+/// Compiling the signature patterns once, not per input, keeps the fuzzer fast.
+static DB: OnceLock<SignatureDb> = OnceLock::new();
 
 const LINKS: [u32; 7] = [1, 113, 276, 101, 228, 229, 0];
 
 fuzz_target!(|data: &[u8]| {
-    let db = SignatureDb::builtin();
-    let mut a = Analyzer::new(&db);
+    let db = DB.get_or_init(SignatureDb::builtin);
+    let mut a = Analyzer::new(db);
     a.begin_file("fuzz", "pcap", data.len() as u64);
     // Frames are separated by a 2-byte length; the first byte picks the link type.
     let Some((&pick, mut rest)) = data.split_first() else { return };
