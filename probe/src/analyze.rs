@@ -16,8 +16,8 @@ use crate::detect::score::assess;
 use crate::detect::{gateway_report, SignatureDb};
 use crate::dissect::layers::{self, IpPacket, Transport};
 use crate::dissect::{goip, sdp, sip};
-use crate::track::rtp::{RtpTracker, StreamReport};
 use crate::track::host::{EvidenceSource, FrameRef};
+use crate::track::rtp::{RtpTracker, StreamReport};
 use crate::track::sip::{MessageMeta, SipTracker};
 use crate::track::{ipfrag, tcp};
 
@@ -46,8 +46,19 @@ struct SipSide<'db> {
 
 impl SipSide<'_> {
     fn message(&mut self, bytes: &[u8], meta: &MessageMeta, over_tcp: bool) {
-        let msg = match sip::parse_message(bytes) {
-            Ok(m) => m,
+        // Real devices bend the grammar (unbracketed IPv6 hosts, odd tags):
+        // such a message still counts as invalid, but is tracked when it can
+        // be understood, so its call or registration is not lost.
+        let msg = match sip::parse_message_lenient(bytes) {
+            Ok(sip::Lenient { message, faults }) => {
+                if let Some(first) = faults.first() {
+                    self.summary.invalid += 1;
+                    self.summary.invalid_tracked += 1;
+                    *self.invalid.entry(first.kind.name()).or_default() += 1;
+                    tracing::debug!(frame = meta.frame.number, src = %meta.src, "SIP message tracked despite: {first}");
+                }
+                message
+            }
             Err(e) => {
                 self.summary.invalid += 1;
                 *self.invalid.entry(e.kind.name()).or_default() += 1;
@@ -337,7 +348,9 @@ impl<'db> Analyzer<'db> {
                     // RTP or RTCP, counted in its stream.
                 } else if goip::looks_like_goip_sms(payload) {
                     self.sip.goip_sms(payload, &meta);
-                } else if (src_port == goip::SIMBANK_PORT || dst_port == goip::SIMBANK_PORT) && goip::is_simbank(payload) {
+                } else if (src_port == goip::SIMBANK_PORT || dst_port == goip::SIMBANK_PORT)
+                    && goip::is_simbank(payload)
+                {
                     // The gateway is the SIM-bank client: the side not on the server port.
                     let gateway = if dst_port == goip::SIMBANK_PORT { meta.src } else { meta.dst };
                     self.sip.simbank(gateway.ip(), &meta);

@@ -641,7 +641,8 @@ fn eval_scores_a_labelled_capture() {
         ),
     )
     .unwrap();
-    let out = probe().args(["eval", "--json", "--labels", labels.to_str().unwrap(), cap.to_str().unwrap()]).output().unwrap();
+    let out =
+        probe().args(["eval", "--json", "--labels", labels.to_str().unwrap(), cap.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["overall"]["true_positives"], 1);

@@ -1,14 +1,18 @@
 //! SIP and SDP parser conformance: the RFC 4475 and RFC 5118 torture tests
-//! (verdicts from their `INDEX.tsv`), values parsed out of them, and property
-//! tests that no input makes the parsers panic.
+//! (verdicts from their `INDEX.tsv`), values parsed out of them, what the
+//! lenient parser makes of the invalid ones and of messages real devices
+//! send, and property tests that no input makes the parsers panic or the
+//! two parsers disagree.
 //!
-//! Fixtures live in `tests/data/` (see its README for their origin).
+//! Fixtures live in `tests/data/` (see its README for their origin); the
+//! real-device messages of `mod lenient` are written out below.
 
 use std::path::PathBuf;
 
 use duanka_probe::dissect::sdp;
 use duanka_probe::dissect::sip::{
-    frame_stream, looks_like_sip, parse_message, Contact, ErrorKind, Framing, HeaderName, Message, Method, StartLine,
+    frame_stream, looks_like_sip, parse_message, parse_message_lenient, Contact, ErrorKind, Framing, HeaderName,
+    Lenient, Message, Method, StartLine,
 };
 
 /// One row of an `INDEX.tsv`.
@@ -120,6 +124,44 @@ fn check_verdicts(name: &str) -> usize {
         }
     }
     cases.len()
+}
+
+/// Checks the contract between [`parse_message`] and
+/// [`parse_message_lenient`] on one input, and returns the lenient result:
+/// - strict success: lenient success with no faults and an equal message;
+/// - strict failure of a fatal kind: the same failure;
+/// - strict failure of a recordable kind: lenient success whose first fault
+///   is that very error, or a failure of a fatal kind found further on
+///   (e.g. RFC 4475 `baddn.dat`, whose header section never ends);
+/// - every fault recordable, inside the input, with a reason.
+fn check_lenient(input: &[u8]) -> Result<Lenient<'_>, ErrorKind> {
+    let strict = parse_message(input);
+    let lenient = parse_message_lenient(input);
+    match (&strict, &lenient) {
+        (Ok(m), Ok(l)) => {
+            assert!(l.faults.is_empty(), "faults on a valid message: {:?}", l.faults);
+            assert_eq!(&l.message, m);
+        }
+        (Ok(_), Err(e)) => panic!("lenient parse fails where the strict one succeeds: {e}"),
+        (Err(e), Ok(l)) => {
+            assert!(e.kind.is_recordable(), "lenient parse goes past a fatal fault: {e}");
+            assert_eq!(l.faults.first(), Some(e));
+        }
+        (Err(e), Err(le)) => {
+            assert!(!le.kind.is_recordable(), "lenient parse fails on a recordable fault: {le}");
+            if !e.kind.is_recordable() {
+                assert_eq!(le, e);
+            }
+        }
+    }
+    if let Ok(l) = &lenient {
+        for f in &l.faults {
+            assert!(f.kind.is_recordable(), "{f}");
+            assert!(f.offset <= input.len(), "{f}");
+            assert!(!f.reason().is_empty());
+        }
+    }
+    lenient.map_err(|e| e.kind)
 }
 
 mod rfc4475 {
@@ -416,6 +458,315 @@ mod rfc5118 {
     }
 }
 
+mod lenient {
+    use super::*;
+
+    /// What the lenient parser makes of an invalid corpus message.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Outcome {
+        /// Read, with faults of these kinds, in order.
+        Read(&'static [ErrorKind]),
+        /// Still refused.
+        Fatal(ErrorKind),
+    }
+
+    use ErrorKind::{
+        CSeqMismatch, ContentLength, DuplicateHeader, HeaderValue, Incomplete, MissingHeader, RequestUri, StatusCode,
+        Version,
+    };
+    use Outcome::{Fatal, Read};
+
+    /// Every invalid message of RFC 4475 and RFC 5118.
+    const OUTCOMES: &[(&str, Outcome)] = &[
+        // Stray `;` and `,` in Via and Contact.
+        ("badinv01.dat", Read(&[HeaderValue, HeaderValue])),
+        // Content-Length 9999 over a 154-octet body.
+        ("clerr.dat", Fatal(ContentLength)),
+        ("ncl.dat", Fatal(ContentLength)),
+        // CSeq and Max-Forwards too large.
+        ("scalar02.dat", Read(&[HeaderValue, HeaderValue])),
+        // CSeq, Retry-After too large, four-digit warn-code.
+        ("scalarlg.dat", Read(&[HeaderValue, HeaderValue, HeaderValue])),
+        ("quotbal.dat", Read(&[HeaderValue])),
+        ("ltgtruri.dat", Read(&[RequestUri])),
+        ("lwsruri.dat", Read(&[RequestUri])),
+        // Extra SP between, and after, the request-line elements.
+        ("lwsstart.dat", Fatal(ErrorKind::StartLine)),
+        ("trws.dat", Fatal(ErrorKind::StartLine)),
+        ("escruri.dat", Read(&[RequestUri])),
+        ("baddate.dat", Read(&[HeaderValue])),
+        ("regbadct.dat", Read(&[HeaderValue])),
+        ("badaspec.dat", Read(&[HeaderValue])),
+        // From and To are read, but the archive copy has no empty line
+        // ending the header section.
+        ("baddn.dat", Fatal(Incomplete)),
+        ("badvers.dat", Read(&[Version])),
+        ("mismatch01.dat", Read(&[CSeqMismatch])),
+        ("mismatch02.dat", Read(&[CSeqMismatch])),
+        ("bigcode.dat", Fatal(StatusCode)),
+        ("insuf.dat", Read(&[MissingHeader])),
+        // CSeq, Call-ID, To, From and Max-Forwards repeated.
+        ("multi01.dat", Read(&[DuplicateHeader; 5])),
+        // Two Content-Length values.
+        ("mcl01.dat", Fatal(ContentLength)),
+        ("ipv6-bad.dat", Read(&[RequestUri])),
+    ];
+
+    #[test]
+    fn invalid_corpus_messages() {
+        let mut seen = 0;
+        for name in ["rfc4475", "rfc5118"] {
+            for case in corpus(name).into_iter().filter(|c| !c.valid) {
+                let Some(&(_, want)) = OUTCOMES.iter().find(|(f, _)| *f == case.file) else {
+                    panic!("{name}/{}: no lenient outcome in the table", case.file);
+                };
+                let got = match check_lenient(&case.bytes) {
+                    Ok(l) => Read(l.faults.iter().map(|f| f.kind).collect::<Vec<_>>().leak()),
+                    Err(kind) => Fatal(kind),
+                };
+                assert_eq!(got, want, "{name}/{}", case.file);
+                println!("{name}/{:<34} {got:?}", case.file);
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, OUTCOMES.len());
+    }
+
+    /// The contract of [`check_lenient`] holds on every corpus message,
+    /// valid or not, and every valid one is read.
+    #[test]
+    fn contract_over_corpus() {
+        for name in ["rfc4475", "rfc5118"] {
+            for case in corpus(name) {
+                let result = check_lenient(&case.bytes);
+                assert!(result.is_ok() || !case.valid, "{name}/{}: {result:?}", case.file);
+            }
+        }
+    }
+
+    fn read(file: &str) -> Vec<u8> {
+        let corpus_name = if file.starts_with("ipv6") { "rfc5118" } else { "rfc4475" };
+        load(corpus_name, file)
+    }
+
+    fn lenient<'a>(file: &str, bytes: &'a [u8]) -> Message<'a> {
+        parse_message_lenient(bytes).unwrap_or_else(|e| panic!("{file}: {e}")).message
+    }
+
+    /// What the accessors read from the faulty parts of invalid messages.
+    #[test]
+    fn values_after_faults() {
+        let bytes = read("ipv6-bad.dat");
+        let uri = *lenient("ipv6-bad", &bytes).request_uri().unwrap();
+        assert_eq!((uri.host, uri.port), (&b"2001:db8::10"[..], None));
+        assert_eq!(uri.ip(), Some("2001:db8::10".parse().unwrap()));
+
+        let bytes = read("ltgtruri.dat");
+        let m = lenient("ltgtruri", &bytes);
+        assert_eq!(m.request_uri().unwrap().raw, b"sip:user@example.com");
+        assert!(matches!(m.start, StartLine::Request { uri_raw: b"<sip:user@example.com>", .. }));
+
+        let bytes = read("escruri.dat");
+        let uri = *lenient("escruri", &bytes).request_uri().unwrap();
+        assert_eq!(uri.headers, Some(&b"Route=%3Csip:example.com%3E"[..]));
+
+        let bytes = read("badinv01.dat");
+        let m = lenient("badinv01", &bytes);
+        assert_eq!(m.vias().map(|v| v.host).collect::<Vec<_>>(), [&b"192.0.2.15"[..]]);
+        let Some(Contact::Addr { addr, .. }) = m.contacts().next() else { panic!("no contact") };
+        assert_eq!((addr.display, addr.uri.host), (Some(&b"Joe"[..]), &b"example.org"[..]));
+
+        let bytes = read("scalar02.dat");
+        let m = lenient("scalar02", &bytes);
+        assert_eq!((m.cseq(), m.max_forwards(), m.expires()), (None, None, Some(u32::MAX)));
+
+        let bytes = read("quotbal.dat");
+        let to = lenient("quotbal", &bytes).to().unwrap();
+        assert_eq!((to.display, to.uri.user), (Some(&b"Mr. J. User"[..]), Some(&b"j.user"[..])));
+
+        let bytes = read("badaspec.dat");
+        let to = lenient("badaspec", &bytes).to().unwrap();
+        assert_eq!((to.display, to.uri.host), (Some(&b"Watson, Thomas"[..]), &b"example.org"[..]));
+
+        let bytes = read("regbadct.dat");
+        let Some(Contact::Addr { addr, .. }) = lenient("regbadct", &bytes).contacts().next() else {
+            panic!("no contact")
+        };
+        assert_eq!(addr.uri.headers, Some(&b"Route=%3Csip:sip.example.com%3E"[..]));
+
+        let bytes = read("mismatch02.dat");
+        let m = lenient("mismatch02", &bytes);
+        assert_eq!(m.method(), Some(&Method::Unknown(b"NEWMETHOD")));
+        assert_eq!(m.cseq().unwrap().method, Method::Invite);
+
+        let bytes = read("insuf.dat");
+        let m = lenient("insuf", &bytes);
+        assert_eq!((m.call_id(), m.from(), m.to()), (None, None, None));
+        assert_eq!(m.vias().next().unwrap().branch, Some(&b"z9hG4bKkdj.insuf"[..]));
+
+        // The first of each repeated header is the one read.
+        let bytes = read("multi01.dat");
+        let m = lenient("multi01", &bytes);
+        assert_eq!(m.call_id(), Some(&b"multi01.98asdh@192.0.2.1"[..]));
+        assert_eq!(m.cseq().unwrap().seq, 5);
+        assert_eq!(m.to().unwrap().uri.host, b"example.com");
+        assert_eq!(m.from().unwrap().tag, Some(&b"3413415"[..]));
+        assert_eq!(m.max_forwards(), Some(70));
+        assert_eq!(m.contacts().count(), 2);
+        assert_eq!(m.headers_named(b"To").count(), 2);
+    }
+
+    /// An IPv6 desk phone's INVITE, written by us around the lines a public
+    /// capture shows such a phone sending: SIP URIs with an unbracketed IPv6
+    /// host and a port in the Request-URI and Contact (RFC 5118 4.2 says they
+    /// must be bracketed). Via, From and To are written the same way, as a
+    /// phone that gets it wrong there would.
+    const IPV6_PHONE_INVITE: &[u8] = b"INVITE sip:4321@fec0:0:0:0:216:d3ff:fe0d:22c:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP fe80:0:0:0:21a:a0ff:fe07:32e0:5060;branch=z9hG4bK-d8754z-6f1c2a3b;rport\r\n\
+Max-Forwards: 70\r\n\
+Contact: <sip:9876@fe80:0:0:0:21a:a0ff:fe07:32e0:5060>\r\n\
+To: <sip:4321@fec0:0:0:0:216:d3ff:fe0d:22c:5060>\r\n\
+From: \"9876\" <sip:9876@fec0:0:0:0:216:d3ff:fe0d:22c:5060>;tag=5f2e1a9c\r\n\
+Call-ID: 3c26ab9b5e8f-ipv6@fe80:0:0:0:21a:a0ff:fe07:32e0\r\n\
+CSeq: 1 INVITE\r\n\
+Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 175\r\n\
+\r\n\
+v=0\r\n\
+o=9876 8000 8000 IN IP6 fe80::21a:a0ff:fe07:32e0\r\n\
+s=SIP Call\r\n\
+c=IN IP6 fe80::21a:a0ff:fe07:32e0\r\n\
+t=0 0\r\n\
+m=audio 16384 RTP/AVP 0 8 101\r\n\
+a=rtpmap:101 telephone-event/8000\r\n";
+
+    /// A PBX's 200 OK to an INVITE, written by us around the To line an
+    /// Alcatel PBX sends in a public capture: its tag holds `&`, which is
+    /// not a token character (RFC 3261 25.1 `tag-param = "tag" EQUAL token`).
+    const PBX_200_OK: &[u8] = b"SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-5af571e;received=192.0.2.10\r\n\
+From: <sip:1001@192.0.2.20>;tag=b3c4d5e6\r\n\
+To: <sip:2002@192.0.2.20>;tag=00E4EF38-7D1C-4B9E-z9hG4bK-5af571e&Sy\r\n\
+Call-ID: 8a1f0c2e@192.0.2.10\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:2002@192.0.2.20:5060>\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 92\r\n\
+\r\n\
+v=0\r\n\
+o=PBX 1 1 IN IP4 192.0.2.20\r\n\
+s=-\r\n\
+c=IN IP4 192.0.2.20\r\n\
+t=0 0\r\n\
+m=audio 32000 RTP/AVP 8\r\n";
+
+    /// The same PBX hanging up that call: its tag is now in From.
+    const PBX_BYE: &[u8] = b"BYE sip:1001@192.0.2.10:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.20:5060;branch=z9hG4bK-pbx-2\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:2002@192.0.2.20>;tag=00E4EF38-7D1C-4B9E-z9hG4bK-5af571e&Sy\r\n\
+To: <sip:1001@192.0.2.20>;tag=b3c4d5e6\r\n\
+Call-ID: 8a1f0c2e@192.0.2.10\r\n\
+CSeq: 2 BYE\r\n\
+Content-Length: 0\r\n\
+\r\n";
+
+    #[test]
+    fn ipv6_phone_without_brackets() {
+        let e = parse_message(IPV6_PHONE_INVITE).unwrap_err();
+        assert_eq!((e.kind, e.reason()), (RequestUri, "unexpected character in SIP URI"));
+        let l = check_lenient(IPV6_PHONE_INVITE).unwrap();
+        let faults: Vec<_> = l.faults.iter().map(|f| (f.kind, f.header)).collect();
+        assert_eq!(
+            faults,
+            [
+                (RequestUri, None),
+                (HeaderValue, Some(HeaderName::Via)),
+                (HeaderValue, Some(HeaderName::Contact)),
+                (HeaderValue, Some(HeaderName::To)),
+                (HeaderValue, Some(HeaderName::From)),
+            ]
+        );
+        let m = &l.message;
+        assert_eq!(m.len, IPV6_PHONE_INVITE.len());
+        let uri = m.request_uri().unwrap();
+        assert_eq!(
+            (uri.user, uri.host, uri.port),
+            (Some(&b"4321"[..]), &b"fec0:0:0:0:216:d3ff:fe0d:22c"[..], Some(5060))
+        );
+        assert_eq!(uri.ip(), Some("fec0::216:d3ff:fe0d:22c".parse().unwrap()));
+        let via = m.vias().next().unwrap();
+        assert_eq!((via.host, via.port, via.rport), (&b"fe80:0:0:0:21a:a0ff:fe07:32e0"[..], Some(5060), Some(None)));
+        assert_eq!(via.branch, Some(&b"z9hG4bK-d8754z-6f1c2a3b"[..]));
+        let Some(Contact::Addr { addr, .. }) = m.contacts().next() else { panic!("no contact") };
+        assert_eq!((addr.uri.user, addr.uri.port), (Some(&b"9876"[..]), Some(5060)));
+        assert_eq!(addr.uri.ip(), Some("fe80::21a:a0ff:fe07:32e0".parse().unwrap()));
+        let from = m.from().unwrap();
+        assert_eq!((from.display, from.tag), (Some(&b"9876"[..]), Some(&b"5f2e1a9c"[..])));
+        assert_eq!(m.to().unwrap().uri.user, Some(&b"4321"[..]));
+        assert_eq!(
+            (m.call_id(), m.cseq().map(|c| c.seq)),
+            (Some(&b"3c26ab9b5e8f-ipv6@fe80:0:0:0:21a:a0ff:fe07:32e0"[..]), Some(1))
+        );
+        assert_eq!(m.allow().count(), 7);
+        let sdp = m.sdp().unwrap().unwrap();
+        assert_eq!(sdp.connection.unwrap().ip(), Some("fe80::21a:a0ff:fe07:32e0".parse().unwrap()));
+    }
+
+    #[test]
+    fn pbx_tag_with_ampersand() {
+        const TAG: &[u8] = b"00E4EF38-7D1C-4B9E-z9hG4bK-5af571e&Sy";
+        let e = parse_message(PBX_200_OK).unwrap_err();
+        assert_eq!(e.to_string(), format!("To: unexpected character after the value (at byte {})", e.offset));
+        assert_eq!(PBX_200_OK[e.offset], b'&');
+        let l = check_lenient(PBX_200_OK).unwrap();
+        assert_eq!(l.faults, [e]);
+        let m = &l.message;
+        assert_eq!(
+            (m.status(), m.to().unwrap().tag, m.from().unwrap().tag),
+            (Some(200), Some(TAG), Some(&b"b3c4d5e6"[..]))
+        );
+        assert_eq!(m.to().unwrap().param(b"tag"), Some(Some(TAG)));
+        assert_eq!(m.sdp().unwrap().unwrap().media.len(), 1);
+
+        let l = check_lenient(PBX_BYE).unwrap();
+        let faults: Vec<_> = l.faults.iter().map(|f| (f.kind, f.header)).collect();
+        assert_eq!(faults, [(HeaderValue, Some(HeaderName::From))]);
+        assert_eq!(l.message.from().unwrap().tag, Some(TAG));
+        assert_eq!(l.message.call_id(), Some(&b"8a1f0c2e@192.0.2.10"[..]));
+    }
+
+    /// Every message the lenient parser reads, corpus and real-device ones.
+    pub(super) fn lenient_messages() -> Vec<Vec<u8>> {
+        let mut all: Vec<Vec<u8>> = [IPV6_PHONE_INVITE, PBX_200_OK, PBX_BYE].iter().map(|m| m.to_vec()).collect();
+        for name in ["rfc4475", "rfc5118"] {
+            all.extend(corpus(name).into_iter().map(|c| c.bytes).filter(|b| parse_message_lenient(b).is_ok()));
+        }
+        all
+    }
+
+    /// Every prefix of every message read leniently is refused as
+    /// incomplete or short of its Content-Length, or (when it has none and
+    /// the cut is in the body) read with the same faults.
+    #[test]
+    fn growing_prefixes() {
+        for msg in lenient_messages() {
+            let full = parse_message_lenient(&msg).unwrap();
+            let framed = full.message.content_length().is_some();
+            for n in 0..full.message.len {
+                match check_lenient(&msg[..n]) {
+                    Ok(l) => {
+                        assert!(!framed && n >= full.message.body_offset, "[..{n}] of {:?}", full.message.start);
+                        assert_eq!(l.faults, full.faults);
+                    }
+                    Err(kind) => assert!(matches!(kind, Incomplete | ContentLength), "[..{n}]: {kind:?}"),
+                }
+            }
+        }
+    }
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
@@ -449,6 +800,10 @@ mod properties {
         if let Ok(m) = parse_message(input) {
             touch(&m, input);
             // The cheap filter never drops a message the parser accepts.
+            assert!(looks_like_sip(input));
+        }
+        if let Ok(l) = check_lenient(input) {
+            touch(&l.message, input);
             assert!(looks_like_sip(input));
         }
         match frame_stream(input) {
@@ -547,6 +902,51 @@ mod properties {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Prefixes of edited messages: the contract holds on each, and a
+        /// prefix is read leniently only where the whole message is, with
+        /// the same faults, cut in a body that has no Content-Length.
+        #[test]
+        fn lenient_prefixes_of_mutated_messages(
+            pick in any::<prop::sample::Index>(),
+            edits in prop::collection::vec(edit(), 0..4),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 8),
+        ) {
+            let mut all = all_messages();
+            all.extend(super::lenient::lenient_messages());
+            let mut msg = pick.get(&all).clone();
+            for e in edits {
+                match e {
+                    Edit::Flip(i, b) if !msg.is_empty() => {
+                        let i = i % msg.len();
+                        msg[i] ^= b;
+                    }
+                    Edit::Insert(i, b) => {
+                        let i = i % (msg.len() + 1);
+                        msg.insert(i, b);
+                    }
+                    Edit::Delete(i) if !msg.is_empty() => {
+                        let i = i % msg.len();
+                        msg.remove(i);
+                    }
+                    _ => {}
+                }
+            }
+            let full = check_lenient(&msg);
+            for cut in cuts {
+                let n = cut.index(msg.len() + 1);
+                if let Ok(l) = check_lenient(&msg[..n]) {
+                    prop_assert!(full.is_ok(), "[..{}] read, whole message fails: {:?}", n, full.as_ref().err());
+                    let Ok(full) = &full else { continue };
+                    prop_assert_eq!(&l.faults, &full.faults);
+                    prop_assert!(n >= full.message.body_offset);
+                }
+            }
+        }
+    }
+
     /// Every prefix of every valid corpus message is either accepted or
     /// refused as incomplete / short of its Content-Length; the stream framer
     /// never calls a strict prefix of a Content-Length-framed message complete.
@@ -633,8 +1033,13 @@ a=sendrecv\r\n";
             black_box(looks_like_sip(black_box(msg)));
         }
         let looks_ns = t.elapsed().as_nanos() / u128::from(n);
+        let t = Instant::now();
+        for _ in 0..n {
+            black_box(parse_message_lenient(black_box(msg)).is_ok());
+        }
+        let lenient_ns = t.elapsed().as_nanos() / u128::from(n);
         println!(
-            "{} octets: parse_message {sip_ns} ns, frame_stream {frame_ns} ns, sdp::parse {sdp_ns} ns ({} octets), looks_like_sip (RTP + SIP) {looks_ns} ns",
+            "{} octets: parse_message {sip_ns} ns, parse_message_lenient {lenient_ns} ns, frame_stream {frame_ns} ns, sdp::parse {sdp_ns} ns ({} octets), looks_like_sip (RTP + SIP) {looks_ns} ns",
             msg.len(),
             body.len()
         );

@@ -205,14 +205,19 @@ pub struct FileSummary {
 /// SIP totals.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SipSummary {
-    /// Valid SIP messages parsed.
+    /// SIP messages parsed and tracked (valid ones and `invalid_tracked`).
     pub messages: u64,
     /// Of which requests.
     pub requests: u64,
     /// Of which responses.
     pub responses: u64,
-    /// Messages that looked like SIP but failed to parse or validate.
+    /// Messages that looked like SIP but failed to parse or validate
+    /// (RFC 3261 grammar).
     pub invalid: u64,
+    /// Of the invalid ones, those understood well enough to be tracked and
+    /// counted in `messages` (e.g. an unbracketed IPv6 host in a URI).
+    #[serde(default)]
+    pub invalid_tracked: u64,
     /// `invalid` broken down by error kind.
     pub invalid_by_kind: BTreeMap<String, u64>,
     /// Messages carried over TCP.

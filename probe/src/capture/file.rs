@@ -185,9 +185,10 @@ impl CaptureFile {
         let mut head = Vec::with_capacity(4);
         (&mut file).take(4).read_to_end(&mut head).map_err(|e| err(ErrorKind::Io(e)))?;
         let format = match head.as_slice() {
-            [0xa1, 0xb2, 0xc3, 0xd4] | [0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d] | [0x4d, 0x3c, 0xb2, 0xa1] => {
-                Format::Pcap
-            }
+            [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d]
+            | [0x4d, 0x3c, 0xb2, 0xa1] => Format::Pcap,
             [0x0a, 0x0d, 0x0d, 0x0a] => Format::PcapNg,
             _ => return Err(err(ErrorKind::NotACapture)),
         };
@@ -353,7 +354,10 @@ impl CaptureFile {
                 Err(PcapError::IncompleteBuffer) => {
                     let declared = block_len(data, parser.section().endianness == pcap_file::Endianness::Big);
                     if declared.is_some_and(|n| n > MAX_BLOCK_LEN) {
-                        self.stop(outcome, format!("corrupt block header (block length {} bytes)", declared.unwrap_or(0)));
+                        self.stop(
+                            outcome,
+                            format!("corrupt block header (block length {} bytes)", declared.unwrap_or(0)),
+                        );
                         return Ok(());
                     }
                     let need = declared.unwrap_or(0).max(data.len() + 1);

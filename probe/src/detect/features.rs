@@ -349,8 +349,9 @@ pub fn evaluate(features: &[Feature], numbering: &Numbering, host: &Host) -> Vec
                 );
                 (n, text)
             }),
-            FeatureKind::SimBank => (host.simbank_packets > 0)
-                .then(|| (host.simbank_packets as f64, format!("{} SIM-bank packets (magic 0x43215678)", host.simbank_packets))),
+            FeatureKind::SimBank => (host.simbank_packets > 0).then(|| {
+                (host.simbank_packets as f64, format!("{} SIM-bank packets (magic 0x43215678)", host.simbank_packets))
+            }),
             FeatureKind::FastRegistration => (accounts >= 2)
                 .then(|| b.mean_refresh_s())
                 .flatten()

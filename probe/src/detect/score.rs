@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, UNIX_EPOCH};
 
-use duanka_shared::report::{BehaviourSummary, Evidence, EvidenceKind, GatewayReport, IdentityReport, RtpSummary, Verdict};
+use duanka_shared::report::{
+    BehaviourSummary, Evidence, EvidenceKind, GatewayReport, IdentityReport, RtpSummary, Verdict,
+};
 
 use super::features;
 use super::signatures::{SignatureDb, Thresholds};

@@ -8,6 +8,15 @@
 //!   `Vec` of header entries per message, and checks each limit
 //!   ([`MAX_MESSAGE_LEN`], [`MAX_HEADERS`], [`MAX_HEADER_LINE`],
 //!   [`MAX_START_LINE`]) before doing the work it bounds.
+//! - [`parse_message_lenient`] reads what real devices send: the same
+//!   framing and structure, but grammar faults that leave the message
+//!   understandable (kinds for which [`ErrorKind::is_recordable`] holds) are
+//!   recorded in [`Lenient::faults`] instead of failing it. On every input it
+//!   agrees with [`parse_message`]: no faults and an equal message where
+//!   that succeeds, the same error where that fails with a fatal kind, and
+//!   where that fails with a recordable kind, that same error as the first
+//!   fault (or a fatal error found further on, e.g. a header section without
+//!   its end).
 //! - [`frame_stream`] finds where a message ends on a stream (RFC 3261 18.3)
 //!   without parsing it; [`looks_like_sip`] is a first-bytes test cheap
 //!   enough for every UDP payload.
@@ -70,6 +79,21 @@ pub const MAX_METHOD_LEN: usize = 64;
 
 /// Header entries reserved up front: a typical INVITE has 10 to 20.
 const HEADER_CAPACITY: usize = 20;
+
+/// A message read by [`parse_message_lenient`], with the grammar faults
+/// recorded on the way instead of rejecting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lenient<'a> {
+    /// The message. Faulty values are kept as on the wire; the accessors
+    /// read them on a best-effort basis (or give `None`).
+    pub message: Message<'a>,
+    /// Faults in the order they were found, each of a kind for which
+    /// [`ErrorKind::is_recordable`] holds: empty exactly when
+    /// [`parse_message`] accepts the input, and allocated only when not.
+    /// At most one per header line plus three (version, Request-URI,
+    /// missing headers).
+    pub faults: Vec<Error>,
+}
 
 /// A parsed SIP request or response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,24 +264,28 @@ impl<'a> Message<'a> {
         values::cseq(self.header(HeaderName::CSeq)?.value).ok()
     }
 
-    /// The From address.
+    /// The From address (of the first From line); for a value off the
+    /// grammar, a best-effort reading, or `None` if it holds no URI.
     pub fn from(&self) -> Option<NameAddr<'a>> {
-        values::from_to(self.header(HeaderName::From)?.value).ok()
+        values::from_to_best_effort(self.header(HeaderName::From)?.value)
     }
 
-    /// The To address.
+    /// The To address (of the first To line); for a value off the grammar,
+    /// a best-effort reading, or `None` if it holds no URI.
     pub fn to(&self) -> Option<NameAddr<'a>> {
-        values::from_to(self.header(HeaderName::To)?.value).ok()
+        values::from_to_best_effort(self.header(HeaderName::To)?.value)
     }
 
-    /// Every Via value in order, across all Via lines (topmost first).
+    /// Every Via value in order, across all Via lines (topmost first);
+    /// values off the grammar are read on a best-effort basis or skipped.
     pub fn vias(&self) -> impl Iterator<Item = Via<'a>> + '_ {
-        values::ListIter::new(&self.headers, HeaderName::Via, values::via)
+        values::ListIter::new(&self.headers, HeaderName::Via, values::via, values::via_loose)
     }
 
-    /// Every Contact value in order, across all Contact lines.
+    /// Every Contact value in order, across all Contact lines; values off
+    /// the grammar are read on a best-effort basis or skipped.
     pub fn contacts(&self) -> impl Iterator<Item = Contact<'a>> + '_ {
-        values::ListIter::new(&self.headers, HeaderName::Contact, values::contact)
+        values::ListIter::new(&self.headers, HeaderName::Contact, values::contact, values::contact_loose)
     }
 
     /// The Expires header in seconds, saturated at `u32::MAX`; `None` if
@@ -291,7 +319,7 @@ impl<'a> Message<'a> {
 
     /// Each method token of every Allow header.
     pub fn allow(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
-        values::ListIter::new(&self.headers, HeaderName::Allow, values::allow_token)
+        values::ListIter::new(&self.headers, HeaderName::Allow, values::allow_token, |_| None)
     }
 
     /// The `realm` of the first WWW-Authenticate or Proxy-Authenticate
@@ -382,12 +410,74 @@ pub enum Framing {
 /// [`ErrorKind::Incomplete`] if the buffer ends before the header section
 /// does; any other kind if the message is malformed (see [`ErrorKind`]).
 pub fn parse_message(buf: &[u8]) -> Result<Message<'_>, Error> {
+    parse(buf, &mut Strict)
+}
+
+/// Parses one message as [`parse_message`] does, but records the grammar
+/// faults that do not stop it being understood, and goes on:
+///
+/// - a SIP-Version other than 2.0 ([`ErrorKind::Version`]);
+/// - a malformed Request-URI ([`ErrorKind::RequestUri`]): `uri_raw` stays as
+///   on the wire and `uri` is a best-effort reading (`<>` and LWS removed,
+///   an unbracketed IPv6 host read as an address, see [`Uri`]);
+/// - a header value off its grammar ([`ErrorKind::HeaderValue`]), a CSeq
+///   method that is not the request's ([`ErrorKind::CSeqMismatch`]), a
+///   repeated single-value header ([`ErrorKind::DuplicateHeader`]; the first
+///   one is the one read, the repeat is not checked further), missing
+///   mandatory headers ([`ErrorKind::MissingHeader`]): every line stays in
+///   `headers`, and the accessors read faulty values on a best-effort basis.
+///
+/// # Errors
+///
+/// The other kinds still fail the message: [`ErrorKind::Incomplete`], a bad
+/// start line or status code, a bad header line, Content-Length framing,
+/// and the size limits.
+pub fn parse_message_lenient(buf: &[u8]) -> Result<Lenient<'_>, Error> {
+    let mut faults = Vec::new();
+    let message = parse(buf, &mut faults)?;
+    Ok(Lenient { message, faults })
+}
+
+/// What the parse loop does with a grammar fault: strict parsing fails on
+/// the first, lenient parsing records it and goes on with a best-effort
+/// value. One loop serves both, so they cannot drift apart: up to the first
+/// fault they take the same steps.
+trait Faults {
+    /// `Err` ends the parse with this error; `Ok` goes on.
+    fn fault(&mut self, e: Error) -> Result<(), Error>;
+}
+
+/// [`parse_message`]: every fault ends the parse.
+struct Strict;
+
+impl Faults for Strict {
+    #[inline]
+    fn fault(&mut self, e: Error) -> Result<(), Error> {
+        Err(e)
+    }
+}
+
+/// [`parse_message_lenient`]: recordable faults are kept, the rest end the
+/// parse.
+impl Faults for Vec<Error> {
+    fn fault(&mut self, e: Error) -> Result<(), Error> {
+        if e.kind.is_recordable() {
+            self.push(e);
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+}
+
+/// The parse loop of [`parse_message`] and [`parse_message_lenient`].
+fn parse<'a>(buf: &'a [u8], faults: &mut impl Faults) -> Result<Message<'a>, Error> {
     if buf.len() > MAX_MESSAGE_LEN {
         return Err(Error::new(ErrorKind::TooLarge, MAX_MESSAGE_LEN, "message longer than MAX_MESSAGE_LEN"));
     }
     let first = skip_line_ends(buf);
     let (end, mut pos) = line_end(buf, first, MAX_START_LINE)?;
-    let start = start_line(buf, first, end)?;
+    let start = start_line(buf, first, end, faults)?;
     let mut headers = Vec::with_capacity(HEADER_CAPACITY);
     let mut checks = Checks::new(&start);
     let body_offset = loop {
@@ -401,13 +491,13 @@ pub fn parse_message(buf: &[u8]) -> Result<Message<'_>, Error> {
                         "more than MAX_HEADERS header lines",
                     ));
                 }
-                checks.header(&header)?;
+                checks.header(&header, faults)?;
                 headers.push(header);
                 pos = next;
             }
         }
     };
-    checks.finish(&start, body_offset)?;
+    checks.finish(&start, body_offset, faults)?;
     let rest = buf.get(body_offset..).unwrap_or_default();
     let body = match checks.content_length {
         None => rest,
@@ -650,11 +740,11 @@ fn header_line(buf: &[u8], pos: usize) -> Result<Line<'_>, Error> {
 }
 
 /// Parses the start line `buf[from..end]` (RFC 3261 7.1, 7.2, 25.1).
-fn start_line(buf: &[u8], from: usize, end: usize) -> Result<StartLine<'_>, Error> {
+fn start_line<'a>(buf: &'a [u8], from: usize, end: usize, faults: &mut impl Faults) -> Result<StartLine<'a>, Error> {
     let line = buf.get(from..end).unwrap_or_default();
     let err = |kind, at: usize, reason| Err(Error::new(kind, from + at, reason));
     if line.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")) {
-        return status_line(line, from);
+        return status_line(line, from, faults);
     }
     // Request-Line = Method SP Request-URI SP SIP-Version
     let Some(sp1) = line.iter().position(|&b| b == b' ') else {
@@ -674,32 +764,48 @@ fn start_line(buf: &[u8], from: usize, end: usize) -> Result<StartLine<'_>, Erro
     if sp2 == sp1 {
         return err(ErrorKind::StartLine, sp1, "request line has no SIP-Version");
     }
-    check_version(line.get(sp2 + 1..).unwrap_or_default(), from + sp2 + 1)?;
+    check_version(line.get(sp2 + 1..).unwrap_or_default(), from + sp2 + 1).or_else(|e| faults.fault(e))?;
     let uri_raw = line.get(sp1 + 1..sp2).unwrap_or_default();
-    let uri_at = from + sp1 + 1;
     if uri_raw.first().is_none_or(|&b| is_wsp(b)) || uri_raw.last().is_some_and(|&b| is_wsp(b)) {
         return err(ErrorKind::StartLine, sp1, "more than one SP between request-line elements");
     }
-    if uri_raw.first() == Some(&b'<') {
-        return Err(Error::new(ErrorKind::RequestUri, uri_at, "Request-URI enclosed in <>"));
-    }
-    if let Some(i) = uri_raw.iter().position(|&b| is_wsp(b)) {
-        return Err(Error::new(ErrorKind::RequestUri, uri_at + i, "whitespace inside the Request-URI"));
-    }
-    let uri = uri::parse(uri_raw).map_err(|b| Error::new(ErrorKind::RequestUri, uri_at + b.at, b.reason))?;
-    if uri.is_sip() && uri.headers.is_some() {
-        // RFC 3261 19.1.1 table 1: headers are not allowed in a Request-URI.
-        return Err(Error::new(ErrorKind::RequestUri, uri_at, "escaped headers are not allowed in a Request-URI"));
-    }
+    let uri = request_uri(uri_raw, from + sp1 + 1, faults)?;
     Ok(StartLine::Request { method: Method::parse(method), uri, uri_raw })
+}
+
+/// Parses the Request-URI `raw`, found at offset `at` (RFC 3261 7.1,
+/// 19.1.1); after a fault, a best-effort reading.
+fn request_uri<'a>(raw: &'a [u8], at: usize, faults: &mut impl Faults) -> Result<Uri<'a>, Error> {
+    let fault = if raw.first() == Some(&b'<') {
+        Error::new(ErrorKind::RequestUri, at, "Request-URI enclosed in <>")
+    } else if let Some(i) = raw.iter().position(|&b| is_wsp(b)) {
+        Error::new(ErrorKind::RequestUri, at + i, "whitespace inside the Request-URI")
+    } else {
+        match uri::parse(raw) {
+            Ok(uri) if uri.is_sip() && uri.headers.is_some() => {
+                // RFC 3261 19.1.1 table 1: headers are not allowed in a
+                // Request-URI; the URI is readable all the same.
+                faults.fault(Error::new(
+                    ErrorKind::RequestUri,
+                    at,
+                    "escaped headers are not allowed in a Request-URI",
+                ))?;
+                return Ok(uri);
+            }
+            Ok(uri) => return Ok(uri),
+            Err(b) => Error::new(ErrorKind::RequestUri, at + b.at, b.reason),
+        }
+    };
+    faults.fault(fault)?;
+    Ok(uri::parse_loose(raw))
 }
 
 /// `Status-Line = SIP-Version SP Status-Code SP Reason-Phrase` (RFC 3261 7.2).
 /// A missing SP before an empty reason phrase is tolerated.
-fn status_line(line: &[u8], from: usize) -> Result<StartLine<'_>, Error> {
+fn status_line<'a>(line: &'a [u8], from: usize, faults: &mut impl Faults) -> Result<StartLine<'a>, Error> {
     let err = |kind, at: usize, reason| Err(Error::new(kind, from + at, reason));
     let sp1 = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
-    check_version(line.get(..sp1).unwrap_or_default(), from)?;
+    check_version(line.get(..sp1).unwrap_or_default(), from).or_else(|e| faults.fault(e))?;
     let rest = line.get(sp1 + 1..).unwrap_or_default();
     let code_len = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
     let code = rest.get(..code_len).unwrap_or_default();
@@ -764,17 +870,17 @@ impl<'a> Checks<'a> {
         Checks { method, content_length: None, seen: [false; SINGLE.len()], via: false }
     }
 
-    fn header(&mut self, h: &Header<'a>) -> Result<(), Error> {
+    fn header(&mut self, h: &Header<'a>, faults: &mut impl Faults) -> Result<(), Error> {
         let err = |kind, b: chars::Bad| Error::new(kind, h.value_offset + b.at, b.reason).in_header(h.kind);
         if let Some(i) = SINGLE.iter().position(|&k| k == h.kind) {
             if let Some(seen) = self.seen.get_mut(i) {
                 if *seen {
-                    return Err(Error::new(
-                        ErrorKind::DuplicateHeader,
-                        h.offset,
-                        "single-value header appears more than once",
-                    )
-                    .in_header(h.kind));
+                    faults.fault(
+                        Error::new(ErrorKind::DuplicateHeader, h.offset, "single-value header appears more than once")
+                            .in_header(h.kind),
+                    )?;
+                    // The first one is the one read; the repeat is not checked.
+                    return Ok(());
                 }
                 *seen = true;
             }
@@ -795,37 +901,41 @@ impl<'a> Checks<'a> {
                     None => self.content_length = Some((n, h.offset)),
                 }
             }
-            HeaderName::CSeq => {
-                let cseq = values::cseq(h.value).map_err(|b| err(ErrorKind::HeaderValue, b))?;
-                if let Some(method) = self.method {
+            HeaderName::CSeq => match values::cseq(h.value) {
+                Err(b) => faults.fault(err(ErrorKind::HeaderValue, b))?,
+                Ok(cseq) => {
                     // RFC 3261 8.1.1.5; an ACK or CANCEL carries its own
                     // method too (17.1.1.3, 9.1).
-                    if cseq.method.as_bytes() != method.as_bytes() {
-                        return Err(Error::with_reason(
-                            ErrorKind::CSeqMismatch,
-                            h.value_offset,
-                            format!(
-                                "CSeq method {} does not match request method {}",
-                                short(cseq.method.as_bytes()),
-                                short(method.as_bytes())
-                            ),
-                        )
-                        .in_header(h.kind));
+                    if let Some(method) = self.method.filter(|m| m.as_bytes() != cseq.method.as_bytes()) {
+                        faults.fault(
+                            Error::with_reason(
+                                ErrorKind::CSeqMismatch,
+                                h.value_offset,
+                                format!(
+                                    "CSeq method {} does not match request method {}",
+                                    short(cseq.method.as_bytes()),
+                                    short(method.as_bytes())
+                                ),
+                            )
+                            .in_header(h.kind),
+                        )?;
                     }
                 }
-            }
+            },
             kind => {
                 if kind == HeaderName::Via {
                     self.via = true;
                 }
-                values::check(kind, h.value).map_err(|b| err(ErrorKind::HeaderValue, b))?;
+                if let Err(b) = values::check(kind, h.value) {
+                    faults.fault(err(ErrorKind::HeaderValue, b))?;
+                }
             }
         }
         Ok(())
     }
 
     /// RFC 3261 8.1.1: Call-ID, CSeq, From, To and Via are mandatory.
-    fn finish(&self, start: &StartLine<'_>, at: usize) -> Result<(), Error> {
+    fn finish(&self, start: &StartLine<'_>, at: usize, faults: &mut impl Faults) -> Result<(), Error> {
         let mut missing: Vec<&str> = SINGLE
             .iter()
             .zip(self.seen)
@@ -839,7 +949,7 @@ impl<'a> Checks<'a> {
             return Ok(());
         }
         let what = if matches!(start, StartLine::Request { .. }) { "request" } else { "response" };
-        Err(Error::with_reason(ErrorKind::MissingHeader, at, format!("{what} lacks {}", missing.join(", "))))
+        faults.fault(Error::with_reason(ErrorKind::MissingHeader, at, format!("{what} lacks {}", missing.join(", "))))
     }
 }
 
@@ -977,12 +1087,12 @@ Subject: one\n  two\n\n";
         assert_eq!(frame_stream(&msg), Framing::Complete(4 + BUSY.len()));
     }
 
+    /// Via, From, To and Call-ID of a valid request.
+    const HEAD: &str = "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: 1\r\n";
+
     /// (message, expected kind); each is a minimal change to a valid request.
-    #[test]
-    fn invalid_messages() {
-        const HEAD: &str =
-            "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: 1\r\n";
-        let cases: Vec<(String, ErrorKind)> = vec![
+    fn invalid_cases() -> Vec<(String, ErrorKind)> {
+        vec![
             (format!("INVITE sip:a@b SIP/2.0\r\n{HEAD}CSeq: 1 INVITE\r\n"), ErrorKind::Incomplete),
             (format!("INVITE sip:a@b SIP/2.0\r\n{HEAD}CSeq: 1 ACK\r\n\r\n"), ErrorKind::CSeqMismatch),
             (format!("ACK sip:a@b SIP/2.0\r\n{HEAD}CSeq: 1 INVITE\r\n\r\n"), ErrorKind::CSeqMismatch),
@@ -1027,12 +1137,142 @@ Subject: one\n  two\n\n";
                 format!("INVITE sip:a@b SIP/2.0\r\n{HEAD}CSeq: 1 INVITE\r\n\r\n{}", "b".repeat(MAX_MESSAGE_LEN)),
                 ErrorKind::TooLarge,
             ),
-        ];
-        for (msg, kind) in cases {
+        ]
+    }
+
+    #[test]
+    fn invalid_messages() {
+        for (msg, kind) in invalid_cases() {
             let err = parse_message(msg.as_bytes()).unwrap_err();
             assert_eq!(err.kind, kind, "{msg:?}: {err}");
             assert!(!err.reason().is_empty());
             assert!(err.offset <= msg.len(), "{msg:?}: {err}");
+        }
+    }
+
+    /// The lenient parser on the same cases: a recordable fault becomes the
+    /// first fault of a message equal in shape, anything else the same error.
+    #[test]
+    fn lenient_on_invalid_messages() {
+        for (msg, _) in invalid_cases() {
+            let strict = parse_message(msg.as_bytes()).unwrap_err();
+            match parse_message_lenient(msg.as_bytes()) {
+                Ok(l) => {
+                    assert!(strict.kind.is_recordable(), "{msg:?}: {strict}");
+                    assert_eq!(l.faults, [strict], "{msg:?}");
+                    assert_eq!(l.message.len, msg.len(), "{msg:?}");
+                }
+                Err(e) => {
+                    assert!(!strict.kind.is_recordable(), "{msg:?}: {strict}");
+                    assert_eq!(e, strict, "{msg:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lenient_agrees_on_valid_messages() {
+        for msg in [GOIP_INVITE, GOIP_401, BUSY] {
+            let l = parse_message_lenient(msg).unwrap();
+            assert!(l.faults.is_empty());
+            assert_eq!(l.message, parse(msg));
+        }
+    }
+
+    /// Several faults in one message, each recorded in order, the message
+    /// read as well as it can be.
+    #[test]
+    fn lenient_records_every_fault() {
+        let msg = "OPTIONS <sip:a@b> SIP/2.1\r\nVia: SIP/2.0/UDP h;;branch=z9hG4bK7\r\n\
+From: Bell, Alexander <sip:a@b>;tag=x&y\r\nFrom: <sip:z@z>;tag=2\r\nMax-Forwards: 300\r\n\
+CSeq: 4 INVITE\r\nContact: <sip:c@[2001:db8::1]:5070>, junk, *\r\n\r\n";
+        let l = parse_message_lenient(msg.as_bytes()).unwrap();
+        let faults: Vec<_> = l.faults.iter().map(|f| (f.kind, f.header)).collect();
+        assert_eq!(
+            faults,
+            [
+                (ErrorKind::Version, None),
+                (ErrorKind::RequestUri, None),
+                (ErrorKind::HeaderValue, Some(HeaderName::Via)),
+                (ErrorKind::HeaderValue, Some(HeaderName::From)),
+                (ErrorKind::DuplicateHeader, Some(HeaderName::From)),
+                (ErrorKind::HeaderValue, Some(HeaderName::MaxForwards)),
+                (ErrorKind::CSeqMismatch, Some(HeaderName::CSeq)),
+                (ErrorKind::HeaderValue, Some(HeaderName::Contact)),
+                (ErrorKind::MissingHeader, None),
+            ]
+        );
+        // The version is checked before the Request-URI, so offsets are not in order there.
+        assert!(l.faults[1..].windows(2).all(|w| w[0].offset <= w[1].offset));
+        assert_eq!(l.faults[8].reason(), "request lacks Call-ID, To");
+        let m = &l.message;
+        assert_eq!(m.request_uri().map(|u| u.host), Some(&b"b"[..]));
+        assert!(matches!(m.start, StartLine::Request { uri_raw: b"<sip:a@b>", .. }));
+        let from = m.from().unwrap();
+        assert_eq!((from.display, from.tag), (Some(&b"Bell, Alexander"[..]), Some(&b"x&y"[..])));
+        assert_eq!(m.headers_named(b"From").count(), 2);
+        assert_eq!(m.vias().next().map(|v| v.branch), Some(Some(&b"z9hG4bK7"[..])));
+        assert_eq!(m.max_forwards(), None);
+        assert_eq!(m.cseq(), Some(CSeq { seq: 4, method: Method::Invite }));
+        let contacts: Vec<_> = m.contacts().collect();
+        assert_eq!(contacts.len(), 2, "{contacts:?}");
+        assert!(matches!(contacts[0], Contact::Addr { addr, .. } if addr.uri.port == Some(5070)));
+        assert_eq!(contacts[1], Contact::Star);
+        assert_eq!((m.call_id(), m.to()), (None, None));
+    }
+
+    /// A fatal fault after recordable ones still fails the message.
+    #[test]
+    fn lenient_stops_at_fatal_faults() {
+        for (msg, kind) in [
+            (format!("INVITE sip:a@b SIP/2.0\r\n{HEAD}CSeq: 1 ACK\r\nl: -1\r\n\r\n"), ErrorKind::ContentLength),
+            (format!("INVITE sip:a@b SIP/2.0\r\n{HEAD}CSeq: 1 ACK\r\nl: 9\r\n\r\nabc"), ErrorKind::ContentLength),
+            (format!("INVITE sip:a@b SIP/2.0\r\n{HEAD}CSeq: 1 ACK\r\nbad line\r\n\r\n"), ErrorKind::HeaderSyntax),
+            (format!("INVITE sip:a@b SIP/2.0\r\n{HEAD}Max-Forwards: x\r\n"), ErrorKind::Incomplete),
+            (format!("INVITE sip:a@b SIP/7.0 \r\n{HEAD}CSeq: 1 INVITE\r\n\r\n"), ErrorKind::StartLine),
+            (format!("INVITE  sip:a@b SIP/7.0\r\n{HEAD}CSeq: 1 INVITE\r\n\r\n"), ErrorKind::StartLine),
+            (format!("SIP/7.0 1000 Big\r\n{HEAD}CSeq: 1 INVITE\r\n\r\n"), ErrorKind::StatusCode),
+        ] {
+            let strict = parse_message(msg.as_bytes()).unwrap_err();
+            let e = parse_message_lenient(msg.as_bytes()).unwrap_err();
+            assert_eq!(e.kind, kind, "{msg:?}: {e}");
+            assert!(!e.kind.is_recordable());
+            if !strict.kind.is_recordable() {
+                assert_eq!(e, strict);
+            }
+        }
+    }
+
+    #[test]
+    fn recordable_kinds() {
+        let recordable: Vec<_> = ErrorKind::ALL.iter().filter(|k| k.is_recordable()).collect();
+        assert_eq!(
+            recordable,
+            [
+                &ErrorKind::Version,
+                &ErrorKind::RequestUri,
+                &ErrorKind::HeaderValue,
+                &ErrorKind::MissingHeader,
+                &ErrorKind::DuplicateHeader,
+                &ErrorKind::CSeqMismatch
+            ]
+        );
+    }
+
+    #[test]
+    fn lenient_growing_prefixes() {
+        let faulty = format!("SIP/2.0 200 OK\r\n{HEAD}CSeq: 1 INVITE\r\nTo: x\r\nDate: now\r\nl: 3\r\n\r\nabc");
+        for msg in [GOIP_INVITE, GOIP_401, BUSY, faulty.as_bytes()] {
+            let full = parse_message_lenient(msg).unwrap();
+            assert_eq!(full.message.len, msg.len());
+            for n in 0..msg.len() {
+                match parse_message_lenient(&msg[..n]) {
+                    Ok(_) => panic!("prefix of {n} octets parsed"),
+                    Err(e) => {
+                        assert!(matches!(e.kind, ErrorKind::Incomplete | ErrorKind::ContentLength), "prefix {n}: {e}")
+                    }
+                }
+            }
         }
     }
 

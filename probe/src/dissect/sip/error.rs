@@ -3,7 +3,9 @@
 //! One error type for the SIP parser: a documented, `#[non_exhaustive]` kind
 //! (counted by [`ErrorKind::name`] in reports), the byte offset the problem was
 //! found at, and a reason for people. `Incomplete` (more bytes could fix it) is
-//! kept apart from every other kind (no amount of bytes will).
+//! kept apart from every other kind (no amount of bytes will), and
+//! [`ErrorKind::is_recordable`] splits the rest into faults a lenient parse
+//! records and goes past, and faults no parse can go past.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -71,6 +73,30 @@ impl ErrorKind {
         ErrorKind::TooLarge,
         ErrorKind::TooManyHeaders,
     ];
+
+    /// Whether [`super::parse_message_lenient`] records a fault of this kind
+    /// and goes on (`Version`, `RequestUri`, `HeaderValue`, `MissingHeader`,
+    /// `DuplicateHeader`, `CSeqMismatch`: the message can still be read), or
+    /// gives up on the message as [`super::parse_message`] does (the start
+    /// line, header lines, framing and limits: what is left could not be
+    /// trusted to be the message that was sent).
+    pub fn is_recordable(&self) -> bool {
+        match self {
+            ErrorKind::Version
+            | ErrorKind::RequestUri
+            | ErrorKind::HeaderValue
+            | ErrorKind::MissingHeader
+            | ErrorKind::DuplicateHeader
+            | ErrorKind::CSeqMismatch => true,
+            ErrorKind::Incomplete
+            | ErrorKind::StartLine
+            | ErrorKind::StatusCode
+            | ErrorKind::HeaderSyntax
+            | ErrorKind::ContentLength
+            | ErrorKind::TooLarge
+            | ErrorKind::TooManyHeaders => false,
+        }
+    }
 
     /// Stable snake_case name, used as a counter key in reports.
     pub fn name(&self) -> &'static str {

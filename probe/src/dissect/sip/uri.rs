@@ -6,12 +6,15 @@
 //! RFC 5118 4.10's three-colon form is tolerated, and an unbracketed IPv6
 //! host is rejected because its colons are ambiguous with the port
 //! (RFC 5118 4.2). Escapes are checked but not decoded (zero-copy).
+//!
+//! [`parse_loose`] is the lenient parser's fallback for URIs the grammar
+//! rejects: it never fails and reads unbracketed IPv6 hosts.
 
 use std::net::IpAddr;
 
 use super::chars::{
     check_escaped, is_digit, is_hnv, is_host, is_ipv6, is_paramchar, is_password, is_scheme, is_unreserved, is_uric,
-    is_user, parse_u32, Bad, Cursor,
+    is_user, parse_u32, trim_lws, Bad, Cursor,
 };
 use super::values::Params;
 
@@ -24,7 +27,8 @@ pub struct Uri<'a> {
     pub user: Option<&'a [u8]>,
     /// Password after `user:`, rarely seen and deprecated (RFC 3261 19.1.1).
     pub password: Option<&'a [u8]>,
-    /// Host name or address, with brackets for IPv6; empty when the scheme has none.
+    /// Host name or address, with brackets for IPv6 (an unbracketed one read
+    /// by the lenient parser stays as sent); empty when the scheme has none.
     pub host: &'a [u8],
     /// Explicit port.
     pub port: Option<u16>,
@@ -91,6 +95,104 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Uri<'_>, Bad> {
         tel_uri(uri, c)
     } else {
         other_uri(uri, c)
+    }
+}
+
+/// A best-effort reading of a URI that [`parse`] may reject, for lenient
+/// parsing: it never fails, checks no characters, and fills in what can be
+/// told apart.
+///
+/// - LWS around the URI and one pair of `<>` around it are removed.
+/// - A SIP or SIPS URI is split as [`parse`] splits it: the userinfo ends at
+///   the first `@`, parameters start at the first `;` after it and headers
+///   at the first `?`; the host and port are read by [`hostport_loose`].
+/// - A `tel` URI keeps its number and parameters; any other scheme only its
+///   scheme. Text without a scheme gives an empty one.
+pub(crate) fn parse_loose(raw: &[u8]) -> Uri<'_> {
+    let raw = trim_lws(raw);
+    let raw = match raw {
+        [b'<', inner @ .., b'>'] => trim_lws(inner),
+        _ => raw,
+    };
+    if let Ok(uri) = parse(raw) {
+        return uri;
+    }
+    let mut uri =
+        Uri { scheme: b"", user: None, password: None, host: b"", port: None, params: b"", headers: None, raw };
+    let Some(colon) = raw.iter().position(|&b| b == b':') else {
+        return uri;
+    };
+    let scheme = raw.get(..colon).unwrap_or_default();
+    if !scheme.first().is_some_and(u8::is_ascii_alphabetic) || !scheme.iter().all(|&b| is_scheme(b)) {
+        return uri;
+    }
+    uri.scheme = scheme;
+    let rest = raw.get(colon + 1..).unwrap_or_default();
+    if scheme.eq_ignore_ascii_case(b"tel") {
+        let (number, params) = split_once(rest, b';');
+        uri.user = Some(number);
+        uri.params = params.unwrap_or_default();
+        return uri;
+    }
+    if !uri.is_sip() {
+        return uri;
+    }
+    let hostpart = match rest.iter().position(|&b| b == b'@') {
+        Some(at) => {
+            let (user, password) = split_once(rest.get(..at).unwrap_or_default(), b':');
+            uri.user = Some(user);
+            uri.password = password;
+            rest.get(at + 1..).unwrap_or_default()
+        }
+        None => rest,
+    };
+    let (hostpart, headers) = split_once(hostpart, b'?');
+    let (hostport, params) = split_once(hostpart, b';');
+    (uri.host, uri.port) = hostport_loose(hostport);
+    uri.params = params.unwrap_or_default();
+    uri.headers = headers;
+    uri
+}
+
+/// `host[:port]` read without the grammar, for [`parse_loose`] and lenient
+/// Via values. A bracketed IPv6 host and a host with one colon are read as
+/// usual (a port that is not a number is dropped). With more colons the host
+/// is an unbracketed IPv6 address, which RFC 5118 4.2 calls invalid but
+/// phones send: the whole text is the host if it is an IPv6 address
+/// (`2001:db8::10`), else the text before the last colon if that is one and
+/// the rest is a port (`fec0:0:0:0:216:d3ff:fe0d:22c:5060` has nine groups,
+/// so `5060` can only be a port), else the whole text without a port.
+pub(crate) fn hostport_loose(s: &[u8]) -> (&[u8], Option<u16>) {
+    let port = |p: &[u8]| parse_u32(p).and_then(|n| u16::try_from(n).ok());
+    if s.first() == Some(&b'[') {
+        return match s.iter().position(|&b| b == b']') {
+            Some(close) => {
+                let after = s.get(close + 1..).unwrap_or_default();
+                (s.get(..=close).unwrap_or_default(), after.strip_prefix(b":").and_then(port))
+            }
+            None => (s, None),
+        };
+    }
+    let Some(last) = s.iter().rposition(|&b| b == b':') else {
+        return (s, None);
+    };
+    let (head, tail) = (s.get(..last).unwrap_or_default(), s.get(last + 1..).unwrap_or_default());
+    if !head.contains(&b':') {
+        return (head, port(tail));
+    }
+    let is_v6 = |h: &[u8]| matches!(parse_ip(h), Some(IpAddr::V6(_)));
+    match port(tail) {
+        Some(p) if !is_v6(s) && is_v6(head) => (head, Some(p)),
+        _ => (s, None),
+    }
+}
+
+/// `s` split at the first `sep`: the part before, and the part after if
+/// `sep` occurs.
+fn split_once(s: &[u8], sep: u8) -> (&[u8], Option<&[u8]>) {
+    match s.iter().position(|&b| b == sep) {
+        Some(i) => (s.get(..i).unwrap_or_default(), s.get(i + 1..)),
+        None => (s, None),
     }
 }
 
@@ -345,6 +447,48 @@ mod tests {
         assert!(parse(b"isbn:2983792873").is_ok());
         assert!(parse(b"name:John_Smith").is_ok());
         assert!(parse(b"http:").is_err());
+    }
+
+    #[test]
+    fn loose_uris() {
+        // (URI, scheme, user, host, port, params, headers)
+        type Row<'a> = (&'a [u8], &'a [u8], Option<&'a [u8]>, &'a [u8], Option<u16>, &'a [u8], Option<&'a [u8]>);
+        let rows: [Row<'_>; 12] = [
+            (
+                b"sip:4321@fec0:0:0:0:216:d3ff:fe0d:22c:5060",
+                b"sip",
+                Some(b"4321"),
+                b"fec0:0:0:0:216:d3ff:fe0d:22c",
+                Some(5060),
+                b"",
+                None,
+            ),
+            (b"sip:2001:db8::10", b"sip", None, b"2001:db8::10", None, b"", None),
+            (b"sip:u@2001:db8::10:5070;lr", b"sip", Some(b"u"), b"2001:db8::10:5070", None, b"lr", None),
+            (b"sip:u@1:2:3", b"sip", Some(b"u"), b"1:2:3", None, b"", None),
+            (b"<sip:user@example.com>", b"sip", Some(b"user"), b"example.com", None, b"", None),
+            (b" sip:user@example.com; lr", b"sip", Some(b"user"), b"example.com", None, b" lr", None),
+            (b"sips:a b@h:x?X=1", b"sips", Some(b"a b"), b"h", None, b"", Some(b"X=1")),
+            (b"sip:u@[2001:db8::1]:5070;x", b"sip", Some(b"u"), b"[2001:db8::1]", Some(5070), b"x", None),
+            (b"sip:u@[2001:db8::1", b"sip", Some(b"u"), b"[2001:db8::1", None, b"", None),
+            (b"tel:+86 138;x=y", b"tel", Some(b"+86 138"), b"", None, b"x=y", None),
+            (b"http://ex ample", b"http", None, b"", None, b"", None),
+            (b"user@host", b"", None, b"", None, b"", None),
+        ];
+        for (raw, scheme, user, host, port, params, headers) in rows {
+            let u = parse_loose(raw);
+            let got = (u.scheme, u.user, u.host, u.port, u.params, u.headers);
+            assert_eq!(got, (scheme, user, host, port, params, headers), "{}", String::from_utf8_lossy(raw));
+        }
+        let u = parse_loose(b"sip:4321@fec0:0:0:0:216:d3ff:fe0d:22c:5060");
+        assert_eq!(u.ip(), Some("fec0::216:d3ff:fe0d:22c".parse().unwrap()));
+        // A URI the grammar accepts reads exactly as `parse` reads it.
+        for good in
+            [&b"sip:alice:secret@example.com:5070;transport=udp?Subject=hi"[..], b"tel:+1-555", b"isbn:2983792873"]
+        {
+            assert_eq!(parse_loose(good), parse(good).unwrap());
+        }
+        assert_eq!(parse_loose(b"").raw, b"");
     }
 
     #[test]

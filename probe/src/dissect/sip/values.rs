@@ -9,6 +9,13 @@
 //! List-valued headers (`Via`, `Contact`, `Allow`, ...) are walked element by
 //! element (RFC 3261 7.3.1): an element's grammar decides where it ends, so
 //! commas inside quoted strings or `<>` never split a value.
+//!
+//! Messages read by the lenient parser may hold values the grammar rejects.
+//! For those the accessors fall back to best-effort readers (`*_loose`):
+//! an element ends at the next comma outside quotes and `<>`, addresses are
+//! found by their `<>` or scheme, parameters are split on `;` and `=`
+//! whatever their characters. A fallback never runs on a value that passed
+//! validation, so strictly parsed messages read exactly as the grammar says.
 
 use std::slice;
 
@@ -304,6 +311,157 @@ fn end_of_single(c: &mut Cursor<'_>) -> Result<(), Bad> {
         Some(b',') => Err(c.bad("more than one value in a single-value header")),
         Some(_) => Err(c.bad("unexpected character after the value")),
     }
+}
+
+/// A From or To value for the accessors: [`from_to`], or if the grammar
+/// rejects it, [`name_addr_loose`] over the whole value.
+pub(crate) fn from_to_best_effort(value: &[u8]) -> Option<NameAddr<'_>> {
+    from_to(value).ok().or_else(|| name_addr_loose(value))
+}
+
+/// Best-effort `name-addr` / `addr-spec` with parameters, for a value the
+/// grammar rejected (e.g. a tag with `&` in it, LWS inside `<>`, an
+/// unquoted display name with a comma, an unbracketed IPv6 host). With a
+/// `<` outside quotes and no `:` or `;` before it, the display name is what
+/// precedes the `<` (without its quotes; an unterminated quote is dropped)
+/// and the URI runs to `>`; otherwise the URI ends at `;`, `,` or LWS.
+/// Parameters are whatever follows the next `;`. `None` if there is no URI
+/// with a scheme.
+fn name_addr_loose(value: &[u8]) -> Option<NameAddr<'_>> {
+    let v = trim_lws(value);
+    let angle = find_unquoted(v, |b| b == b'<')
+        .filter(|&i| find_unquoted(v.get(..i).unwrap_or_default(), |b| b == b':' || b == b';').is_none());
+    let (display, uri_text, rest) = match angle {
+        Some(lt) => {
+            let inner = v.get(lt + 1..).unwrap_or_default();
+            let (uri_text, rest) = match inner.iter().position(|&b| b == b'>') {
+                Some(gt) => (inner.get(..gt).unwrap_or_default(), inner.get(gt + 1..).unwrap_or_default()),
+                None => (inner, &[][..]),
+            };
+            let display = match trim_lws(v.get(..lt).unwrap_or_default()) {
+                [b'"', inner @ .., b'"'] => inner,
+                [b'"', inner @ ..] => trim_lws(inner),
+                d => d,
+            };
+            ((!display.is_empty()).then_some(display), uri_text, rest)
+        }
+        None => {
+            let end = v.iter().position(|&b| matches!(b, b';' | b',') || is_lws(b)).unwrap_or(v.len());
+            (None, v.get(..end).unwrap_or_default(), v.get(end..).unwrap_or_default())
+        }
+    };
+    let uri = uri::parse_loose(uri_text);
+    if uri.scheme.is_empty() {
+        return None;
+    }
+    let params = after_semi(rest.get(..element_end(rest)).unwrap_or_default());
+    let tag = find_param(params, b"tag").flatten();
+    Some(NameAddr { display, uri, tag, params })
+}
+
+/// What follows the first `;` of `s`, without surrounding LWS: the
+/// parameters of a best-effort reading. Empty without a `;`.
+fn after_semi(s: &[u8]) -> &[u8] {
+    s.iter().position(|&b| b == b';').map_or(&[][..], |i| trim_lws(s.get(i + 1..).unwrap_or_default()))
+}
+
+/// Length of the first element of a list value: up to the first comma
+/// outside a quoted string and outside `<>` (RFC 3261 7.3.1), or all of `s`.
+/// An unterminated quote or `<` is taken as a literal octet.
+fn element_end(s: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        match b {
+            b',' => return i,
+            b'"' => i = quoted_end(s, i).unwrap_or(i),
+            b'<' => i = s.get(i..).and_then(|r| r.iter().position(|&c| c == b'>')).map_or(i, |j| i + j),
+            _ => {}
+        }
+        i += 1;
+    }
+    s.len()
+}
+
+/// Offset of the DQUOTE that closes the quoted string opening at `open`
+/// (quoted-pairs skipped), if it is closed.
+fn quoted_end(s: &[u8], open: usize) -> Option<usize> {
+    let mut i = open + 1;
+    while let Some(&b) = s.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Offset of the first octet for which `pred` holds, outside closed quoted
+/// strings.
+fn find_unquoted(s: &[u8], pred: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if b == b'"' {
+            if let Some(close) = quoted_end(s, i) {
+                i = close + 1;
+                continue;
+            }
+        }
+        if pred(b) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Best-effort Contact element for [`ListIter`]: `*`, or an address read
+/// by [`name_addr_loose`] with its `expires` parameter if that is a number.
+pub(crate) fn contact_loose(element: &[u8]) -> Option<Contact<'_>> {
+    if trim_lws(element) == b"*" {
+        return Some(Contact::Star);
+    }
+    let addr = name_addr_loose(element)?;
+    let expires = addr.param(b"expires").flatten().and_then(parse_delta_seconds);
+    Some(Contact::Addr { addr, expires })
+}
+
+/// Best-effort `via-parm` for [`ListIter`], for one the grammar rejected
+/// (stray `;`, odd parameter values, an unbracketed IPv6 `sent-by`): the
+/// `sent-protocol` must still be three tokens, `sent-by` runs to `;` or LWS
+/// and is read by [`uri::hostport_loose`], parameters are whatever follows
+/// the next `;`. `None` if there is no `sent-protocol` or host.
+pub(crate) fn via_loose(element: &[u8]) -> Option<Via<'_>> {
+    let mut c = Cursor::new(element);
+    c.skip_lws();
+    let start = c.pos();
+    c.token("").ok()?;
+    if !c.separator(b'/') {
+        return None;
+    }
+    c.token("").ok()?;
+    if !c.separator(b'/') {
+        return None;
+    }
+    let transport = c.token("").ok()?;
+    c.skip_lws();
+    let (host, port) = uri::hostport_loose(c.take_while(|b| b != b';' && !is_lws(b)));
+    if host.is_empty() {
+        return None;
+    }
+    let params = after_semi(c.rest());
+    let rport = find_param(params, b"rport").map(|v| v.and_then(|p| parse_u32(p).and_then(|n| u16::try_from(n).ok())));
+    let raw = trim_lws(element.get(start..).unwrap_or_default());
+    Some(Via {
+        transport,
+        host,
+        port,
+        branch: find_param(params, b"branch").flatten(),
+        rport,
+        received: find_param(params, b"received").flatten(),
+        params,
+        raw,
+    })
 }
 
 /// One Contact value (RFC 3261 20.10); `*` only as a whole header value.
@@ -617,13 +775,17 @@ pub(crate) fn check(kind: HeaderName, value: &[u8]) -> Result<(), Bad> {
 }
 
 /// Iterator over the elements of every header of one kind, in order
-/// (RFC 3261 7.3.1: several lines of a list header form one list).
+/// (RFC 3261 7.3.1: several lines of a list header form one list). An
+/// element the grammar rejects, or one followed by something other than a
+/// comma, is read again up to the next comma outside quotes and `<>` by the
+/// fallback, which may skip it; the walk then goes on after that comma.
 #[derive(Debug, Clone)]
 pub(crate) struct ListIter<'m, 'a, T> {
     headers: slice::Iter<'m, Header<'a>>,
     kind: HeaderName,
     cur: Option<Cursor<'a>>,
     element: fn(&mut Cursor<'a>) -> Result<T, Bad>,
+    fallback: fn(&'a [u8]) -> Option<T>,
 }
 
 impl<'m, 'a, T> ListIter<'m, 'a, T> {
@@ -631,8 +793,9 @@ impl<'m, 'a, T> ListIter<'m, 'a, T> {
         headers: &'m [Header<'a>],
         kind: HeaderName,
         element: fn(&mut Cursor<'a>) -> Result<T, Bad>,
+        fallback: fn(&'a [u8]) -> Option<T>,
     ) -> Self {
-        ListIter { headers: headers.iter(), kind, cur: None, element }
+        ListIter { headers: headers.iter(), kind, cur: None, element, fallback }
     }
 }
 
@@ -641,22 +804,32 @@ impl<'a, T> Iterator for ListIter<'_, 'a, T> {
 
     fn next(&mut self) -> Option<T> {
         loop {
-            if let Some(c) = &mut self.cur {
-                c.skip_lws();
-                if !c.at_end() {
-                    if let Ok(item) = (self.element)(c) {
-                        c.skip_lws();
-                        if !c.eat(b',') {
-                            self.cur = None;
-                        }
-                        return Some(item);
-                    }
-                }
+            let Some(c) = &mut self.cur else {
+                let kind = self.kind;
+                let h = self.headers.find(|h| h.kind == kind)?;
+                self.cur = Some(Cursor::new(h.value));
+                continue;
+            };
+            c.skip_lws();
+            if c.at_end() {
                 self.cur = None;
+                continue;
             }
-            let kind = self.kind;
-            let h = self.headers.find(|h| h.kind == kind)?;
-            self.cur = Some(Cursor::new(h.value));
+            let start = c.pos();
+            if let Ok(item) = (self.element)(c) {
+                c.skip_lws();
+                if c.at_end() || c.eat(b',') {
+                    return Some(item);
+                }
+            }
+            c.reset(start);
+            let rest = c.rest();
+            let end = element_end(rest);
+            // Past the comma; `reset` stops at the end of the value.
+            c.reset(start + end + 1);
+            if let Some(item) = (self.fallback)(rest.get(..end).unwrap_or_default()) {
+                return Some(item);
+            }
         }
     }
 }
@@ -770,6 +943,111 @@ mod tests {
         for (value, reason) in cases {
             assert_eq!(from_to(value).unwrap_err().reason, reason, "{}", String::from_utf8_lossy(value));
         }
+    }
+
+    #[test]
+    fn loose_name_addrs() {
+        // (value, display, URI, tag, params); `None` for the URI: nothing read.
+        type Row<'a> = (&'a [u8], Option<&'a [u8]>, Option<&'a [u8]>, Option<&'a [u8]>, &'a [u8]);
+        let rows: [Row<'_>; 9] = [
+            (
+                b"<sip:2002@192.0.2.20>;tag=00E4EF38-z9hG4bK-5af571e&Sy",
+                None,
+                Some(b"sip:2002@192.0.2.20"),
+                Some(b"00E4EF38-z9hG4bK-5af571e&Sy"),
+                b"tag=00E4EF38-z9hG4bK-5af571e&Sy",
+            ),
+            (
+                b"\"Watson, Thomas\" < sip:t.watson@example.org >",
+                Some(b"Watson, Thomas"),
+                Some(b"sip:t.watson@example.org"),
+                None,
+                b"",
+            ),
+            (
+                b"Bell, Alexander <sip:a.g.bell@example.com>;tag=43",
+                Some(b"Bell, Alexander"),
+                Some(b"sip:a.g.bell@example.com"),
+                Some(b"43"),
+                b"tag=43",
+            ),
+            (
+                b"\"Mr. J. User <sip:j.user@example.com>",
+                Some(b"Mr. J. User"),
+                Some(b"sip:j.user@example.com"),
+                None,
+                b"",
+            ),
+            (b"sip:user@example.com?Route=x;tag=1 ", None, Some(b"sip:user@example.com?Route=x"), Some(b"1"), b"tag=1"),
+            (b"sip:a@b, sip:c@d;tag=2", None, Some(b"sip:a@b"), None, b""),
+            (b"<sip:a@b>;tag;;x=\"a;b\"", None, Some(b"sip:a@b"), None, b"tag;;x=\"a;b\""),
+            (b"Bob", None, None, None, b""),
+            (b"<junk>", None, None, None, b""),
+        ];
+        for (value, display, uri, tag, params) in rows {
+            let na = name_addr_loose(value);
+            let got = na.map(|na| (na.display, na.uri.raw, na.tag, na.params));
+            let want = uri.map(|u| (display, u, tag, params));
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(value));
+        }
+        // Values the grammar accepts are read by it.
+        let good = b"\"A\" <sip:a@b>;tag=1";
+        assert_eq!(from_to_best_effort(good), from_to(good).ok());
+    }
+
+    #[test]
+    fn loose_vias() {
+        let v = via_loose(b" SIP/2.0/UDP fe80:0:0:0:21a:a0ff:fe07:32e0:5060;branch=z9hG4bK-1&2;rport;;received=x ")
+            .unwrap();
+        assert_eq!((v.transport, v.host, v.port), (&b"UDP"[..], &b"fe80:0:0:0:21a:a0ff:fe07:32e0"[..], Some(5060)));
+        assert_eq!((v.branch, v.rport, v.received), (Some(&b"z9hG4bK-1&2"[..]), Some(None), Some(&b"x"[..])));
+        assert_eq!(v.raw, b"SIP/2.0/UDP fe80:0:0:0:21a:a0ff:fe07:32e0:5060;branch=z9hG4bK-1&2;rport;;received=x");
+        assert_eq!(
+            via_loose(b"SIP/2.0/UDP 192.0.2.15;;").map(|v| (v.host, v.params)),
+            Some((&b"192.0.2.15"[..], &b";"[..]))
+        );
+        assert_eq!(via_loose(b"SIP/2.0/UDP h;rport=99999").unwrap().rport, Some(None));
+        for bad in [&b""[..], b";", b"SIP/2.0 h", b"SIP/2.0/UDP", b"SIP/2.0/UDP ;branch=1"] {
+            assert_eq!(via_loose(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    /// The list walk goes past an element the grammar rejects instead of
+    /// dropping the rest of its line.
+    #[test]
+    fn lists_with_faulty_elements() {
+        let header = |value: &'static [u8]| Header {
+            name: b"Contact",
+            kind: HeaderName::Contact,
+            value,
+            raw_value: value,
+            offset: 0,
+            value_offset: 0,
+        };
+        let headers = [
+            header(b"<sip:a@b>;x=1&2, ,\"c, d\" <sip:c@d> , <sip:e@[::1]:70>;expires=9, junk"),
+            header(b"*"),
+            header(b""),
+            header(b",,<sip:f@g"),
+        ];
+        let contacts: Vec<_> = ListIter::new(&headers, HeaderName::Contact, contact, contact_loose)
+            .map(|c| match c {
+                Contact::Star => (&b"*"[..], None),
+                Contact::Addr { addr, expires } => (addr.uri.raw, expires),
+            })
+            .collect();
+        assert_eq!(
+            contacts,
+            [
+                (&b"sip:a@b"[..], None),
+                (b"sip:c@d", None),
+                (b"sip:e@[::1]:70", Some(9)),
+                (b"*", None),
+                (b"sip:f@g", None)
+            ]
+        );
+        let tokens: Vec<_> = ListIter::new(&headers, HeaderName::Contact, list_token, |_| None).collect();
+        assert_eq!(tokens, [&b"junk"[..], b"*"]);
     }
 
     #[test]
