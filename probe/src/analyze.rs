@@ -140,8 +140,30 @@ impl SipSide<'_> {
                 return;
             }
         };
-        let goip::Message::KeepAlive(k) = msg else { return };
         let Some(host) = self.tracker.host(meta.src.ip(), meta.ts, &mut self.counters) else { return };
+        // Call reports put calls on channels: a line's idle time between calls.
+        let channel_line =
+            |id: Option<goip::Field<'_>>| id.map(|f| format!("goip:{}", String::from_utf8_lossy(f.value)));
+        let k = match msg {
+            goip::Message::KeepAlive(k) => k,
+            goip::Message::Record(r) => {
+                if let Some(line) = channel_line(r.id).and_then(|id| host.lines.line(&id)) {
+                    line.calls += 1;
+                    if let Some(end) = line.last_hangup.take() {
+                        line.gap_sum_us += meta.ts.saturating_sub(end);
+                        line.gaps += 1;
+                    }
+                }
+                return;
+            }
+            goip::Message::Hangup(h) => {
+                if let Some(line) = channel_line(h.id).and_then(|id| host.lines.line(&id)) {
+                    line.last_hangup = Some(meta.ts);
+                }
+                return;
+            }
+            _ => return,
+        };
         let first = host.goip_keepalives == 0;
         host.goip_keepalives += 1;
         if host.goip_frames.len() < crate::track::host::MAX_EVIDENCE_FRAMES {

@@ -137,6 +137,9 @@ pub struct GatewayReport {
     pub iccids: Vec<IdentityReport>,
     /// Its RTP media as a sender.
     pub rtp: RtpSummary,
+    /// Its lines: SIP accounts it registers (`sip:user@host`) and GoIP
+    /// channels its control plane reports calls on (`goip:<channel>`).
+    pub lines: Vec<LineReport>,
     /// GoIP SMS-server keep-alives it sent.
     pub goip_keepalives: u64,
     /// Remote SIM-bank packets it exchanged.
@@ -185,6 +188,27 @@ pub struct BehaviourSummary {
     pub peak_concurrent_calls: u32,
     /// Mean registration refresh interval, seconds.
     pub mean_refresh_s: Option<f64>,
+    /// Mean interval between OPTIONS keep-alives it sent, seconds.
+    pub options_interval_s: Option<f64>,
+    /// Mean idle time between consecutive calls on one of its lines, seconds.
+    pub mean_line_idle_gap_s: Option<f64>,
+}
+
+/// One line of a gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineReport {
+    /// `sip:user@host` for a registered account, `goip:<channel>` for a GoIP channel.
+    pub id: String,
+    /// REGISTER requests.
+    pub registrations: u64,
+    /// Expiry asked for, seconds.
+    pub expires: Option<u32>,
+    /// Mean registration refresh interval, seconds.
+    pub mean_refresh_s: Option<f64>,
+    /// Calls the control plane reported on it.
+    pub calls: u64,
+    /// Mean idle time between its calls, seconds.
+    pub mean_idle_gap_s: Option<f64>,
 }
 
 /// One input file's outcome.

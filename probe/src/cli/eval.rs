@@ -278,6 +278,7 @@ mod tests {
             imeis: vec![],
             iccids: vec![],
             rtp: Default::default(),
+            lines: vec![],
             goip_keepalives: 0,
             simbank_packets: 0,
             evidence: vec![],

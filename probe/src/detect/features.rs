@@ -42,10 +42,14 @@ pub enum FeatureKind {
     GoipControlPlane,
     /// It talks to a remote SIM bank.
     SimBank,
+    /// It sends OPTIONS keep-alives like clockwork.
+    KeepaliveCadence,
+    /// Its lines take the next call within seconds of the last one ending.
+    BackToBackLines,
 }
 
 impl FeatureKind {
-    const ALL: [(FeatureKind, &'static str); 12] = [
+    const ALL: [(FeatureKind, &'static str); 14] = [
         (FeatureKind::TerminatesOnly, "behaviour.terminates_only"),
         (FeatureKind::LowAnswerRatio, "behaviour.low_answer_ratio"),
         (FeatureKind::ShortCalls, "behaviour.short_calls"),
@@ -58,6 +62,8 @@ impl FeatureKind {
         (FeatureKind::CappedConcurrency, "behaviour.capped_concurrency"),
         (FeatureKind::GoipControlPlane, "goip.control_plane"),
         (FeatureKind::SimBank, "goip.simbank"),
+        (FeatureKind::KeepaliveCadence, "behaviour.keepalive_cadence"),
+        (FeatureKind::BackToBackLines, "behaviour.back_to_back_lines"),
     ];
 
     /// The id used in the database file and in evidence.
@@ -71,12 +77,39 @@ impl FeatureKind {
 
     /// Whether the threshold is a lower bound (observed >= threshold fires).
     fn at_least(self) -> bool {
-        !matches!(self, FeatureKind::LowAnswerRatio | FeatureKind::ShortCalls | FeatureKind::FastRegistration)
+        !matches!(
+            self,
+            FeatureKind::LowAnswerRatio
+                | FeatureKind::ShortCalls
+                | FeatureKind::FastRegistration
+                | FeatureKind::KeepaliveCadence
+                | FeatureKind::BackToBackLines
+        )
     }
 }
 
 /// A concurrency level counts as worked at when it holds this share of busy time.
 const SATURATION_MIN_SHARE: f64 = 0.05;
+
+/// Idle gaps on lines needed before back-to-back calls are judged.
+const MIN_LINE_GAPS: u64 = 5;
+/// OPTIONS intervals needed before their cadence is judged.
+const MIN_KEEPALIVES: u64 = 5;
+/// Largest relative spread of OPTIONS intervals that still counts as a fixed timer.
+const KEEPALIVE_MAX_VARIATION: f64 = 0.2;
+
+/// Mean OPTIONS interval (s) when they come on a fixed timer, with its
+/// coefficient of variation.
+fn keepalive_cadence(host: &Host) -> Option<(f64, f64)> {
+    let n = host.options_gaps;
+    if n < MIN_KEEPALIVES {
+        return None;
+    }
+    let mean = host.options_gap_sum / n as f64;
+    let var = (host.options_gap_sq / n as f64 - mean * mean).max(0.0);
+    let cv = if mean > 0.0 { var.sqrt() / mean } else { f64::INFINITY };
+    (cv <= KEEPALIVE_MAX_VARIATION).then_some((mean, cv))
+}
 
 /// An IP network in CIDR notation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -352,8 +385,14 @@ pub fn evaluate(features: &[Feature], numbering: &Numbering, host: &Host) -> Vec
             FeatureKind::SimBank => (host.simbank_packets > 0).then(|| {
                 (host.simbank_packets as f64, format!("{} SIM-bank packets (magic 0x43215678)", host.simbank_packets))
             }),
+            FeatureKind::KeepaliveCadence => keepalive_cadence(host).map(|(mean, cv)| {
+                (mean, format!("{} OPTIONS every {mean:.0} s on average (variation {:.0}%)", host.options_sent, cv * 100.0))
+            }),
+            FeatureKind::BackToBackLines => host.lines.mean_idle_gap_s().filter(|(_, n)| *n >= MIN_LINE_GAPS).map(|(g, n)| {
+                (g, format!("the next call starts {g:.1} s after the last ended, on average over {n} calls on its lines"))
+            }),
             FeatureKind::FastRegistration => (accounts >= 2)
-                .then(|| b.mean_refresh_s())
+                .then(|| host.lines.mean_refresh_s())
                 .flatten()
                 .map(|s| (s, format!("{accounts} accounts refreshing every {s:.0} s on average"))),
         };
@@ -414,6 +453,8 @@ mod tests {
                     FeatureKind::LineOccupancy => 0.5,
                     FeatureKind::CappedConcurrency => 0.6,
                     FeatureKind::GoipControlPlane | FeatureKind::SimBank => 1.0,
+                    FeatureKind::KeepaliveCadence => 120.0,
+                    FeatureKind::BackToBackLines => 10.0,
                     _ => 0.9,
                 },
                 group: id.to_string(),

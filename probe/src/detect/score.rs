@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, UNIX_EPOCH};
 
 use duanka_shared::report::{
-    BehaviourSummary, Evidence, EvidenceKind, GatewayReport, IdentityReport, RtpSummary, Verdict,
+    BehaviourSummary, Evidence, EvidenceKind, GatewayReport, IdentityReport, LineReport, RtpSummary, Verdict,
 };
 
 use super::features;
@@ -151,6 +151,25 @@ fn identities(list: &IdentityList, files: &[String]) -> Vec<IdentityReport> {
         .collect()
 }
 
+fn line_reports(host: &Host) -> Vec<LineReport> {
+    let mut v: Vec<LineReport> = host
+        .lines
+        .map
+        .iter()
+        .map(|(id, l)| LineReport {
+            id: id.to_string(),
+            registrations: l.registrations,
+            expires: l.expires,
+            mean_refresh_s: (l.refreshes > 0)
+                .then(|| (l.refresh_sum_us as f64 / l.refreshes as f64 / 1e5).round() / 10.0),
+            calls: l.calls,
+            mean_idle_gap_s: (l.gaps > 0).then(|| (l.gap_sum_us as f64 / l.gaps as f64 / 1e5).round() / 10.0),
+        })
+        .collect();
+    v.sort_by(|a, b| a.id.cmp(&b.id));
+    v
+}
+
 fn rtp_summary(host: &Host) -> RtpSummary {
     let r = &host.rtp;
     let round = |v: f64| (v * 100.0).round() / 100.0;
@@ -183,7 +202,9 @@ fn behaviour_summary(host: &Host) -> BehaviourSummary {
         domestic_mobile_share: ratio(t.domestic_mobile, t.calls),
         foreign_peer_share: ratio(t.from_foreign, t.peer_known),
         peak_concurrent_calls: b.peak_active,
-        mean_refresh_s: b.mean_refresh_s().map(round),
+        mean_refresh_s: host.lines.mean_refresh_s().map(round),
+        options_interval_s: (host.options_gaps > 0).then(|| round(host.options_gap_sum / host.options_gaps as f64)),
+        mean_line_idle_gap_s: host.lines.mean_idle_gap_s().map(|(g, _)| round(g)),
     }
 }
 
@@ -225,6 +246,7 @@ pub fn gateway_report(host: &Host, db: &SignatureDb, files: &[String]) -> Gatewa
         imeis: identities(&host.imeis, files),
         iccids: identities(&host.iccids, files),
         rtp: rtp_summary(host),
+        lines: line_reports(host),
         goip_keepalives: host.goip_keepalives,
         simbank_packets: host.simbank_packets,
         evidence: a.evidence,

@@ -137,10 +137,6 @@ pub struct Behaviour {
     levels: Vec<u64>,
     /// When `active` last changed.
     last_change: Micros,
-    /// REGISTER refresh intervals seen (same binding), summed, microseconds.
-    pub refresh_sum_us: u64,
-    /// Number of refresh intervals summed.
-    pub refreshes: u64,
 }
 
 impl Behaviour {
@@ -185,17 +181,6 @@ impl Behaviour {
         Some((cap as u32, near as f64 / busy as f64))
     }
 
-    /// A binding from this address was refreshed after `interval`.
-    pub fn registration_refreshed(&mut self, interval: Micros) {
-        self.refresh_sum_us += interval;
-        self.refreshes += 1;
-    }
-
-    /// Mean registration refresh interval, seconds.
-    pub fn mean_refresh_s(&self) -> Option<f64> {
-        (self.refreshes > 0).then(|| self.refresh_sum_us as f64 / self.refreshes as f64 / 1e6)
-    }
-
     /// Merge an older record of the same address.
     pub fn merge(&mut self, older: &Behaviour) {
         let t = &mut self.terminated;
@@ -230,8 +215,6 @@ impl Behaviour {
         for (mine, theirs) in self.levels.iter_mut().zip(&older.levels) {
             *mine += theirs;
         }
-        self.refresh_sum_us += older.refresh_sum_us;
-        self.refreshes += older.refreshes;
     }
 }
 

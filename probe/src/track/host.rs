@@ -1,7 +1,7 @@
 //! Per-address state: what one IP address did on SIP and the evidence
 //! gathered about it. Every list is bounded.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::net::IpAddr;
 
@@ -283,6 +283,88 @@ impl RtpAcc {
     }
 }
 
+/// Lines (SIP accounts and GoIP channels) remembered per address.
+pub const MAX_LINES: usize = 256;
+
+/// One line of a gateway: a SIP account it registers, or a GoIP channel
+/// that reports calls on its control plane.
+#[derive(Debug, Clone, Default)]
+pub struct LineStats {
+    /// REGISTER requests for this account.
+    pub registrations: u64,
+    /// Expiry last asked for.
+    pub expires: Option<u32>,
+    /// Time of the latest REGISTER.
+    pub last_register: Option<Micros>,
+    /// Refresh intervals summed, microseconds, and how many.
+    pub refresh_sum_us: u64,
+    /// Number of refresh intervals.
+    pub refreshes: u64,
+    /// Calls the control plane reported on this channel (RECORD).
+    pub calls: u64,
+    /// End of the channel's latest call (HANGUP).
+    pub last_hangup: Option<Micros>,
+    /// Idle gaps between a HANGUP and the next RECORD, summed, microseconds.
+    pub gap_sum_us: u64,
+    /// Number of idle gaps.
+    pub gaps: u64,
+}
+
+/// The lines of one address, bounded.
+#[derive(Debug, Clone, Default)]
+pub struct Lines {
+    /// Line id (`sip:user@host` or `goip:<channel>`) → its figures.
+    pub map: HashMap<Box<str>, LineStats>,
+    /// Set when a line was not tracked for lack of room.
+    pub overflowed: bool,
+}
+
+impl Lines {
+    /// The figures of line `id`, created when there is room.
+    pub fn line(&mut self, id: &str) -> Option<&mut LineStats> {
+        if !self.map.contains_key(id) {
+            if self.map.len() >= MAX_LINES {
+                self.overflowed = true;
+                return None;
+            }
+            self.map.insert(id.into(), LineStats::default());
+        }
+        self.map.get_mut(id)
+    }
+
+    /// Mean registration refresh interval over every line, seconds.
+    pub fn mean_refresh_s(&self) -> Option<f64> {
+        let (sum, n) = self.map.values().fold((0u64, 0u64), |(s, n), l| (s + l.refresh_sum_us, n + l.refreshes));
+        (n > 0).then(|| sum as f64 / n as f64 / 1e6)
+    }
+
+    /// Mean idle gap between consecutive calls on one line, seconds, and the number of gaps.
+    pub fn mean_idle_gap_s(&self) -> Option<(f64, u64)> {
+        let (sum, n) = self.map.values().fold((0u64, 0u64), |(s, n), l| (s + l.gap_sum_us, n + l.gaps));
+        (n > 0).then(|| (sum as f64 / n as f64 / 1e6, n))
+    }
+
+    fn absorb(&mut self, older: Lines) {
+        for (k, o) in older.map {
+            let room = self.map.len() < MAX_LINES;
+            if let Some(l) = self.map.get_mut(&k) {
+                l.registrations += o.registrations;
+                l.refresh_sum_us += o.refresh_sum_us;
+                l.refreshes += o.refreshes;
+                l.calls += o.calls;
+                l.gap_sum_us += o.gap_sum_us;
+                l.gaps += o.gaps;
+                l.expires = l.expires.or(o.expires);
+            } else if room {
+                self.map.insert(k, o);
+            } else {
+                self.overflowed = true;
+            }
+        }
+        self.overflowed |= older.overflowed;
+    }
+}
+
 /// Everything known about one address.
 #[derive(Debug, Clone)]
 pub struct Host {
@@ -338,6 +420,16 @@ pub struct Host {
     pub goip_frames: Vec<FrameRef>,
     /// Its RTP streams as a sender.
     pub rtp: RtpAcc,
+    /// Its lines: registered accounts and GoIP channels.
+    pub lines: Lines,
+    /// OPTIONS keep-alive cadence: last time, and the intervals' sum, sum of squares (s) and count.
+    pub options_last: Option<Micros>,
+    /// Sum of OPTIONS intervals, seconds.
+    pub options_gap_sum: f64,
+    /// Sum of squared OPTIONS intervals, seconds².
+    pub options_gap_sq: f64,
+    /// Number of OPTIONS intervals.
+    pub options_gaps: u64,
     /// Remote SIM-bank packets exchanged.
     pub simbank_packets: u64,
     /// First SIM-bank frames.
@@ -374,6 +466,11 @@ impl Host {
             goip_channels: BoundedSet::new(MAX_ACCOUNTS),
             goip_frames: Vec::new(),
             rtp: RtpAcc::default(),
+            lines: Lines::default(),
+            options_last: None,
+            options_gap_sum: 0.0,
+            options_gap_sq: 0.0,
+            options_gaps: 0,
             simbank_packets: 0,
             simbank_frames: Vec::new(),
         }
@@ -449,6 +546,10 @@ impl Host {
             self.goip_frames = older.goip_frames;
         }
         self.rtp.merge(&older.rtp);
+        self.lines.absorb(older.lines);
+        self.options_gap_sum += older.options_gap_sum;
+        self.options_gap_sq += older.options_gap_sq;
+        self.options_gaps += older.options_gaps;
         self.simbank_packets += older.simbank_packets;
         if !older.simbank_frames.is_empty() {
             self.simbank_frames = older.simbank_frames;

@@ -225,6 +225,17 @@ impl SipTracker {
                 Method::Options => {
                     if let Some(h) = self.hosts.get_mut(&meta.src.ip()) {
                         h.options_sent += 1;
+                        if let Some(last) = h.options_last {
+                            let gap = meta.ts.saturating_sub(last);
+                            // Retransmissions (RFC 3261 timer E) are not keep-alives.
+                            if gap >= MIN_REFRESH {
+                                let g = gap as f64 / 1e6;
+                                h.options_gap_sum += g;
+                                h.options_gap_sq += g * g;
+                                h.options_gaps += 1;
+                            }
+                        }
+                        h.options_last = Some(meta.ts);
                     }
                 }
                 _ => {
@@ -252,6 +263,19 @@ impl SipTracker {
         if let Some(h) = self.hosts.get_mut(&meta.src.ip()) {
             h.registrations += 1;
             h.accounts.insert_counted(&self.scratch[..], |k| k.into(), counters);
+            let id = format!("sip:{}", String::from_utf8_lossy(&self.scratch));
+            if let Some(line) = h.lines.line(&id) {
+                line.registrations += 1;
+                if let Some(last) = line.last_register {
+                    let interval = meta.ts.saturating_sub(last);
+                    if interval >= MIN_REFRESH {
+                        line.refresh_sum_us += interval;
+                        line.refreshes += 1;
+                    }
+                }
+                line.last_register = Some(meta.ts);
+                line.expires = expires.or(line.expires);
+            }
             if let Some(e) = expires.filter(|e| *e > 0) {
                 h.register_expires.insert_counted(&e, |e| *e, counters);
             }
@@ -263,12 +287,6 @@ impl SipTracker {
             IpAddr::V6(a) => self.scratch.extend_from_slice(&a.octets()),
         }
         if let Some(b) = self.bindings.get_mut(&self.scratch[..]) {
-            let interval = meta.ts.saturating_sub(b.last_ts);
-            if interval >= MIN_REFRESH {
-                if let Some(h) = self.hosts.get_mut(&meta.src.ip()) {
-                    h.behaviour.registration_refreshed(interval);
-                }
-            }
             b.last_ts = meta.ts;
             b.requests += 1;
             b.src = meta.src;
