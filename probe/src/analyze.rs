@@ -15,8 +15,10 @@ use crate::capture::{Frame, Micros};
 use crate::detect::score::assess;
 use crate::detect::{gateway_report, SignatureDb};
 use crate::dissect::layers::{self, IpPacket, Transport};
-use crate::dissect::{goip, sdp, sip};
+use crate::dissect::{goip, gsmtap, sdp, sip};
+use crate::track::cell::CellTracker;
 use crate::track::host::{EvidenceSource, FrameRef};
+use crate::track::links::Linker;
 use crate::track::rtp::{RtpTracker, StreamReport};
 use crate::track::sip::{MessageMeta, SipTracker};
 use crate::track::{ipfrag, tcp};
@@ -42,6 +44,10 @@ struct SipSide<'db> {
     rtp: RtpTracker,
     /// RTP totals.
     rtp_summary: RtpTotals,
+    /// Cell-side state from GSMTAP.
+    cells: CellTracker,
+    /// SIP call ↔ GSM call matching.
+    linker: Linker,
 }
 
 impl SipSide<'_> {
@@ -92,6 +98,9 @@ impl SipSide<'_> {
                 new_evidence |= host.record(EvidenceSource::Signature(sig), observed, meta.frame);
             });
         }
+        for call in self.tracker.take_new_calls() {
+            self.linker.sip_call(call.ts, call.callee, &call.number, call.frame);
+        }
         let mut changed = self.tracker.take_changed();
         if new_evidence {
             changed.push(meta.src.ip());
@@ -115,6 +124,14 @@ impl SipSide<'_> {
                 })
                 .collect();
             self.rtp.expect(now, SocketAddr::new(ip, m.port), call, &codecs, &mut self.counters);
+        }
+    }
+
+    /// A GSMTAP datagram (SPEC 3.4): cell-side signalling.
+    fn gsmtap(&mut self, payload: &[u8], meta: &MessageMeta) {
+        self.cells.datagram(meta.ts, payload, meta.frame);
+        for setup in self.cells.take_setups() {
+            self.linker.gsm_setup(setup);
         }
     }
 
@@ -291,6 +308,8 @@ impl<'db> Analyzer<'db> {
                 last_ts: 0,
                 rtp: RtpTracker::new(),
                 rtp_summary: RtpTotals::default(),
+                cells: CellTracker::new(),
+                linker: Linker::default(),
             },
             packets: 0,
             bytes: 0,
@@ -366,6 +385,8 @@ impl<'db> Analyzer<'db> {
                     MessageMeta { ts, src: SocketAddr::new(src, src_port), dst: SocketAddr::new(dst, dst_port), frame };
                 if sip::looks_like_sip(payload) {
                     self.sip.message(payload, &meta, false);
+                } else if dst_port == gsmtap::UDP_PORT || src_port == gsmtap::UDP_PORT {
+                    self.sip.gsmtap(payload, &meta);
                 } else if self.sip.rtp.datagram(ts, meta.src, meta.dst, payload, &mut self.counters) {
                     // RTP or RTCP, counted in its stream.
                 } else if goip::looks_like_goip_sms(payload) {
@@ -422,7 +443,18 @@ impl<'db> Analyzer<'db> {
         let changed = sip.tracker.take_changed();
         let end = sip.last_ts;
         sip.detect(&changed, end);
-        let SipSide { db, tracker, mut summary, invalid, methods, counters: sip_counters, rtp_summary, .. } = sip;
+        let SipSide {
+            db,
+            tracker,
+            mut summary,
+            invalid,
+            methods,
+            counters: sip_counters,
+            rtp_summary,
+            cells,
+            linker,
+            ..
+        } = sip;
         let totals = tracker.totals;
         summary.registrations = totals.registrations;
         summary.calls = totals.calls;
@@ -431,6 +463,8 @@ impl<'db> Analyzer<'db> {
         summary.methods = methods;
         let names: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
         let mut gateways: Vec<_> = tracker.into_hosts().iter().map(|h| gateway_report(h, db, &names)).collect();
+        crate::detect::score::attach_links(&mut gateways, &linker, &names);
+        let cell = crate::detect::score::cell_report(&cells);
         gateways.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.address.cmp(&b.address)));
         let mut decode_errors = counters.by_name(Class::Decode);
         let mut limits = counters.by_name(Class::Limit);
@@ -451,7 +485,82 @@ impl<'db> Analyzer<'db> {
             limits,
             sip: summary,
             rtp: rtp_summary.into_report(),
+            cell,
             gateways,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::layers::LinkType;
+    use crate::track::cell::fixtures;
+
+    /// An Ethernet + IPv4 + UDP frame.
+    fn udp_frame(src: &str, dst: &str, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        use crate::dissect::{ethernet, ipv4, udp};
+        let eth = ethernet::Repr { dst: [2; 6], src: [4; 6], vlans: vec![], ethertype: ethernet::EtherType::Ipv4 };
+        let mut buf = vec![0u8; eth.header_len() + 28];
+        eth.emit(&mut buf);
+        let ip = ipv4::Repr {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            protocol: layers::proto::UDP,
+            payload_len: 8 + payload.len(),
+            ident: 1,
+            frag_offset: 0,
+            more_frags: false,
+            ttl: 64,
+        };
+        ip.emit(&mut buf[14..]);
+        udp::emit(&mut buf[34..], sport, dport, payload.len());
+        buf.extend_from_slice(payload);
+        buf
+    }
+
+    fn invite(number: &str, call_id: &str) -> Vec<u8> {
+        format!(
+            "INVITE sip:{number}@192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK-{call_id}\r\n\
+             From: <sip:855@203.0.113.5>;tag=a\r\nTo: <sip:{number}@192.0.2.10>\r\nCall-ID: {call_id}\r\n\
+             CSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn sip_calls_and_gsm_setups_tie_the_gateway_to_its_sims() {
+        let db = SignatureDb::builtin();
+        let mut a = Analyzer::new(&db);
+        a.begin_file("t.pcap", "pcap", 0);
+        let mut n = 0;
+        let mut feed = |a: &mut Analyzer<'_>, ts: u64, frame: Vec<u8>| {
+            n += 1;
+            a.frame(&Frame { number: n, ts, link: LinkType::Ethernet, data: &frame, orig_len: frame.len() as u32 });
+        };
+        let sensor =
+            |l3: Vec<u8>, ts: u8| udp_frame("192.0.2.250", "192.0.2.251", 40000, 4729, &fixtures::abis(ts, &l3));
+        let (sim_a, sim_b) = ("460001111111111", "460002222222222");
+        let t0 = 1_800_000_000_000_000;
+        feed(&mut a, t0, sensor(fixtures::lu_request(sim_a), 1));
+        feed(&mut a, t0 + 1_000, sensor(fixtures::lu_request(sim_b), 2));
+        for (i, (sim, ts)) in [(sim_a, 1u8), (sim_b, 2), (sim_a, 1)].into_iter().enumerate() {
+            let at = t0 + (i as u64 + 1) * 60_000_000;
+            let number = format!("1380013800{i}");
+            feed(
+                &mut a,
+                at,
+                udp_frame("203.0.113.5", "192.0.2.10", 5060, 5060, &invite(&format!("86{number}"), &format!("c{i}"))),
+            );
+            feed(&mut a, at + 3_000_000, sensor(fixtures::cm_service_request(sim), ts));
+            feed(&mut a, at + 3_100_000, sensor(fixtures::setup(&number), ts));
+        }
+        let report = a.report();
+        let gw = report.gateways.iter().find(|g| g.address == "192.0.2.10").unwrap();
+        let links: Vec<(&str, u64)> = gw.linked_imsis.iter().map(|l| (l.imsi.as_str(), l.calls_matched)).collect();
+        assert_eq!(links, vec![(sim_a, 2), (sim_b, 1)], "{:#?}", gw.linked_imsis);
+        assert_eq!(gw.linked_imsis[0].sip_frames, vec![3, 9]);
+        assert_eq!(report.cell.setups, 3);
+        assert_eq!(report.cell.subscribers.len(), 2);
     }
 }

@@ -140,6 +140,9 @@ pub struct GatewayReport {
     /// Its lines: SIP accounts it registers (`sip:user@host`) and GoIP
     /// channels its control plane reports calls on (`goip:<channel>`).
     pub lines: Vec<LineReport>,
+    /// SIMs tied to it by matching its SIP calls with cell-side call set-ups.
+    #[serde(default)]
+    pub linked_imsis: Vec<LinkReport>,
     /// GoIP SMS-server keep-alives it sent.
     pub goip_keepalives: u64,
     /// Remote SIM-bank packets it exchanged.
@@ -192,6 +195,101 @@ pub struct BehaviourSummary {
     pub options_interval_s: Option<f64>,
     /// Mean idle time between consecutive calls on one of its lines, seconds.
     pub mean_line_idle_gap_s: Option<f64>,
+}
+
+/// A SIM tied to a gateway by matched calls (SIP leg ↔ GSM leg).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkReport {
+    /// The SIM.
+    pub imsi: String,
+    /// The device seen with it on the cell side, if any.
+    pub imei: Option<String>,
+    /// Calls matched one to one.
+    pub calls_matched: u64,
+    /// Calls where another SIM fitted as well (not counted as matches).
+    pub calls_ambiguous: u64,
+    /// matched / (matched + ambiguous), damped for few calls.
+    pub confidence: f64,
+    /// Frames of the first matched SIP INVITEs.
+    pub sip_frames: Vec<u64>,
+    /// Frames of the GSM CC Setups they matched.
+    pub gsm_frames: Vec<u64>,
+    /// The capture file of those frames (of the first pair).
+    pub file: Option<String>,
+}
+
+/// The cell side of the input (GSMTAP).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CellReport {
+    /// GSMTAP datagrams read.
+    pub gsmtap_packets: u64,
+    /// Filler blocks (padding, dummy paging, LAPDm fill).
+    pub filler: u64,
+    /// GSM L3 messages by type (`mm.location_updating_request`…).
+    pub messages: BTreeMap<String, u64>,
+    /// Problems by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Cells heard (System Information).
+    pub cells: Vec<CellSeen>,
+    /// Subscribers (SIMs) seen.
+    pub subscribers: Vec<SubscriberReport>,
+    /// Devices seen.
+    pub devices: Vec<DeviceReport>,
+    /// Calls set up on the cell side.
+    pub setups: u64,
+}
+
+/// A cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellSeen {
+    /// Mobile country code.
+    pub mcc: u16,
+    /// Mobile network code.
+    pub mnc: u16,
+    /// Location area code.
+    pub lac: u16,
+    /// Cell identity.
+    pub cell_id: u16,
+    /// ARFCN it was heard on.
+    pub arfcn: u16,
+}
+
+/// One SIM on the cell side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriberReport {
+    /// IMSI.
+    pub imsi: String,
+    /// TMSIs that stood for it, hex.
+    pub tmsis: Vec<String>,
+    /// Location areas it updated in (`mcc-mnc-lac`).
+    pub location_areas: Vec<String>,
+    /// IMEIs seen with it.
+    pub imeis: Vec<String>,
+    /// IMSI attaches.
+    pub attaches: u64,
+    /// Location updates of any type.
+    pub location_updates: u64,
+    /// IMSI detaches.
+    pub detaches: u64,
+    /// Calls it set up.
+    pub setups: u64,
+    /// Distinct numbers it called.
+    pub distinct_called: u64,
+    /// First seen, RFC 3339.
+    pub first_seen: String,
+    /// Last seen, RFC 3339.
+    pub last_seen: String,
+}
+
+/// One device on the cell side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceReport {
+    /// IMEI (14 digits as sent over the air, without check digit, or 15).
+    pub imei: String,
+    /// Type allocation code (first 8 digits).
+    pub tac: String,
+    /// IMSIs seen with it.
+    pub imsis: Vec<String>,
 }
 
 /// One line of a gateway.
@@ -328,6 +426,9 @@ pub struct AnalysisReport {
     /// RTP totals.
     #[serde(default)]
     pub rtp: RtpReport,
+    /// The cell side (GSMTAP), when the input had any.
+    #[serde(default)]
+    pub cell: CellReport,
     /// Every address that sent or received a SIP request, highest score first.
     pub gateways: Vec<GatewayReport>,
 }

@@ -279,6 +279,7 @@ mod tests {
             iccids: vec![],
             rtp: Default::default(),
             lines: vec![],
+            linked_imsis: vec![],
             goip_keepalives: 0,
             simbank_packets: 0,
             evidence: vec![],

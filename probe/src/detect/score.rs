@@ -8,13 +8,18 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, UNIX_EPOCH};
 
 use duanka_shared::report::{
-    BehaviourSummary, Evidence, EvidenceKind, GatewayReport, IdentityReport, LineReport, RtpSummary, Verdict,
+    BehaviourSummary, CellReport, CellSeen, DeviceReport, Evidence, EvidenceKind, GatewayReport, IdentityReport,
+    LineReport, LinkReport, RtpSummary, SubscriberReport, Verdict,
 };
+
+use std::collections::HashMap;
 
 use super::features;
 use super::signatures::{SignatureDb, Thresholds};
 use crate::capture::Micros;
+use crate::track::cell::CellTracker;
 use crate::track::host::{EvidenceSource, Host, IdentityList};
+use crate::track::links::Linker;
 
 /// The verdict a score earns.
 pub fn verdict(score: f64, t: &Thresholds) -> Verdict {
@@ -246,10 +251,82 @@ pub fn gateway_report(host: &Host, db: &SignatureDb, files: &[String]) -> Gatewa
         imeis: identities(&host.imeis, files),
         iccids: identities(&host.iccids, files),
         rtp: rtp_summary(host),
+        linked_imsis: Vec::new(),
         lines: line_reports(host),
         goip_keepalives: host.goip_keepalives,
         simbank_packets: host.simbank_packets,
         evidence: a.evidence,
+    }
+}
+
+/// Put each gateway's SIM links (from matched call legs) into its report,
+/// strongest first.
+pub fn attach_links(gateways: &mut [GatewayReport], linker: &Linker, files: &[String]) {
+    let mut by_gateway: HashMap<String, Vec<LinkReport>> = HashMap::new();
+    for ((gw, imsi), l) in &linker.links {
+        let file = l.frames.first().and_then(|(s, _)| files.get(s.file as usize).cloned());
+        by_gateway.entry(gw.to_string()).or_default().push(LinkReport {
+            imsi: imsi.clone(),
+            imei: l.imei.clone(),
+            calls_matched: l.matched,
+            calls_ambiguous: l.ambiguous,
+            confidence: (l.confidence() * 1000.0).round() / 1000.0,
+            sip_frames: l.frames.iter().map(|(s, _)| s.number).collect(),
+            gsm_frames: l.frames.iter().map(|(_, g)| g.number).collect(),
+            file,
+        });
+    }
+    for g in gateways {
+        if let Some(mut links) = by_gateway.remove(&g.address) {
+            links.sort_by(|a, b| b.calls_matched.cmp(&a.calls_matched).then_with(|| a.imsi.cmp(&b.imsi)));
+            g.linked_imsis = links;
+        }
+    }
+}
+
+/// The cell side in figures.
+pub fn cell_report(cells: &CellTracker) -> CellReport {
+    let mut subscribers: Vec<SubscriberReport> = cells
+        .subscribers
+        .iter()
+        .map(|(imsi, s)| SubscriberReport {
+            imsi: imsi.clone(),
+            tmsis: s.tmsis.iter().map(|t| format!("{t:08x}")).collect(),
+            location_areas: s.cells.iter().map(|c| format!("{}-{:02}-{}", c.mcc, c.mnc, c.lac)).collect(),
+            imeis: s.imeis.clone(),
+            attaches: s.attaches,
+            location_updates: s.location_updates,
+            detaches: s.detaches,
+            setups: s.setups,
+            distinct_called: s.called.len() as u64,
+            first_seen: rfc3339(s.first_ts),
+            last_seen: rfc3339(s.last_ts),
+        })
+        .collect();
+    subscribers.sort_by(|a, b| a.imsi.cmp(&b.imsi));
+    let mut devices: Vec<DeviceReport> = cells
+        .devices
+        .iter()
+        .map(|(imei, d)| DeviceReport {
+            imei: imei.clone(),
+            tac: imei.chars().take(8).collect(),
+            imsis: d.imsis.clone(),
+        })
+        .collect();
+    devices.sort_by(|a, b| a.imei.cmp(&b.imei));
+    CellReport {
+        gsmtap_packets: cells.packets,
+        filler: cells.filler,
+        messages: cells.messages.clone(),
+        errors: cells.errors.iter().map(|(k, v)| ((*k).to_string(), *v)).collect(),
+        cells: cells
+            .cells
+            .iter()
+            .map(|(c, arfcn)| CellSeen { mcc: c.mcc, mnc: c.mnc, lac: c.lac, cell_id: c.cell, arfcn: *arfcn })
+            .collect(),
+        subscribers,
+        devices,
+        setups: cells.setups_seen,
     }
 }
 

@@ -3,8 +3,10 @@
 //! size and forgets idle entries.
 
 pub mod behaviour;
+pub mod cell;
 pub mod host;
 pub mod ipfrag;
+pub mod links;
 pub mod rtp;
 pub mod sip;
 pub mod tcp;

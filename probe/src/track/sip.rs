@@ -121,6 +121,19 @@ pub struct Totals {
     pub registrations: u64,
 }
 
+/// A call that just started, for matching with the cell side.
+#[derive(Debug, Clone)]
+pub struct NewCall {
+    /// INVITE time.
+    pub ts: Micros,
+    /// The receiving address (the gateway, when it is one).
+    pub callee: IpAddr,
+    /// The number to dial (Request-URI user part).
+    pub number: Box<str>,
+    /// The INVITE's frame.
+    pub frame: FrameRef,
+}
+
 /// Calls received whose INVITE frames are kept per address for evidence.
 const CALL_FRAMES_KEPT: usize = 8;
 
@@ -134,6 +147,8 @@ pub struct SipTracker {
     numbering: Numbering,
     /// Addresses whose behaviour changed since [`SipTracker::take_changed`].
     changed: Vec<IpAddr>,
+    /// Calls started since [`SipTracker::take_new_calls`].
+    new_calls: Vec<NewCall>,
     hosts: HashMap<IpAddr, Host>,
     retired: Vec<Host>,
     dialogs: HashMap<Box<[u8]>, Dialog>,
@@ -151,6 +166,11 @@ impl SipTracker {
     /// Empty tables, classifying numbers and peers with `numbering`.
     pub fn new(numbering: Numbering) -> Self {
         SipTracker { numbering, ..Self::default() }
+    }
+
+    /// Calls started since the last call.
+    pub fn take_new_calls(&mut self) -> Vec<NewCall> {
+        std::mem::take(&mut self.new_calls)
     }
 
     /// Addresses whose call behaviour changed since the last call (each once).
@@ -351,6 +371,12 @@ impl SipTracker {
             }
         }
         let from_user = msg.from().and_then(|f| f.uri.user).unwrap_or_default();
+        self.new_calls.push(NewCall {
+            ts: meta.ts,
+            callee: meta.dst.ip(),
+            number: text(uri.user.unwrap_or_default()),
+            frame: meta.frame,
+        });
         self.dialogs.insert(
             call_id.into(),
             Dialog {
