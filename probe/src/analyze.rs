@@ -2,7 +2,7 @@
 //!
 //! frame → link/IP decode → fragment reassembly → UDP datagram or TCP stream
 //! → SIP message → session tracking and signature scan → per-address report.
-//! Time is capture time: tables are swept every five seconds of it.
+//! Time is capture time: tables are swept every ten seconds of it.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -24,7 +24,7 @@ use crate::track::sip::{MessageMeta, SipTracker};
 use crate::track::{ipfrag, tcp};
 
 /// How often, in capture time, idle table entries are swept.
-const SWEEP_INTERVAL: Micros = 5_000_000;
+const SWEEP_INTERVAL: Micros = 10_000_000;
 
 /// UDP ports on which a datagram that is not SIP is worth counting.
 const SIP_UDP_PORTS: [u16; 2] = [5060, 5061];

@@ -317,7 +317,7 @@ pub fn cell_report(cells: &CellTracker) -> CellReport {
     CellReport {
         gsmtap_packets: cells.packets,
         filler: cells.filler,
-        messages: cells.messages.clone(),
+        messages: cells.messages(),
         errors: cells.errors.iter().map(|(k, v)| ((*k).to_string(), *v)).collect(),
         cells: cells
             .cells

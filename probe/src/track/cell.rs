@@ -116,8 +116,10 @@ pub struct CellTracker {
     pub filler: u64,
     /// CC Setups seen (with or without a known subscriber).
     pub setups_seen: u64,
-    /// L3 messages by type name (`mm.location_updating_request`…).
-    pub messages: BTreeMap<String, u64>,
+    /// GSM L3 messages by type.
+    gsm_types: HashMap<gsm_l3::MessageType, u64>,
+    /// LTE NAS messages by type.
+    nas_types: HashMap<crate::dissect::lte_nas::MessageKey, u64>,
     /// Problems by kind (decode errors and full tables).
     pub errors: BTreeMap<&'static str, u64>,
 }
@@ -161,7 +163,7 @@ impl CellTracker {
             }
             Ok(gsmtap::L3Payload::Nas(b)) => {
                 match crate::dissect::lte_nas::message_key(b) {
-                    Ok(k) => *self.messages.entry(k.to_string()).or_default() += 1,
+                    Ok(k) => *self.nas_types.entry(k).or_default() += 1,
                     Err(e) => self.error(e.kind.name()),
                 }
                 return;
@@ -170,7 +172,7 @@ impl CellTracker {
             Err(e) => return self.error(e.kind.name()),
         };
         let Ok(header) = gsm_l3::Packet::new_checked(l3) else { return self.error("gsm_l3_truncated") };
-        *self.messages.entry(header.message_type().to_string()).or_default() += 1;
+        *self.gsm_types.entry(header.message_type()).or_default() += 1;
         let msg = match Message::parse(&header) {
             Ok(m) => m,
             Err(e) => return self.error(e.kind.name()),
@@ -306,6 +308,13 @@ impl CellTracker {
         }
     }
 
+    /// L3 messages by type name (`mm.location_updating_request`, `emm.attach_request`…).
+    pub fn messages(&self) -> BTreeMap<String, u64> {
+        let gsm = self.gsm_types.iter().map(|(k, v)| (k.to_string(), *v));
+        let nas = self.nas_types.iter().map(|(k, v)| (k.to_string(), *v));
+        gsm.chain(nas).collect()
+    }
+
     /// Calls set up since the last call.
     pub fn take_setups(&mut self) -> Vec<GsmSetup> {
         std::mem::take(&mut self.setups)
@@ -403,8 +412,8 @@ mod tests {
         assert_eq!(setups[0].imsi.as_deref(), Some(IMSI));
         assert_eq!(setups[0].called, "13812345678");
         assert_eq!(setups[1].imsi, None);
-        assert_eq!(t.messages.get("mm.location_updating_request"), Some(&1));
-        assert_eq!(t.messages.get("cc.setup"), Some(&2));
+        assert_eq!(t.messages().get("mm.location_updating_request"), Some(&1));
+        assert_eq!(t.messages().get("cc.setup"), Some(&2));
     }
 
     #[test]
