@@ -43,8 +43,9 @@ enum Command {
     /// 6 stripped of every fingerprint) with every account layout and the GoIP control
     /// plane (SMS-server keep-alives on UDP 44444, SIM banks on UDP 56011 with SIM
     /// rotation), among 219 benign endpoints: softphones, single softphones, users of
-    /// overseas VoIP providers, 4 call centres, 4 PBX trunks. 6 minutes, a few million
-    /// packets; --no-rtp for a fast run.
+    /// overseas VoIP providers, 4 call centres, 4 PBX trunks; and the cell side (GSMTAP
+    /// on UDP 4729: the gateways' SIMs and 64 ordinary phones in 8 cells). 6 minutes, a
+    /// few million packets; --no-rtp for a fast run.
     ///
     /// Flags below override the preset's values. The same seed gives the same bytes.
     /// --truth writes the labels file (schema: hil-tests/README.md).
@@ -125,6 +126,13 @@ struct GenerateArgs {
     /// mixed 0.33].
     #[arg(long, value_name = "SHARE")]
     simbank_share: Option<f64>,
+    /// The cell side: a GSMTAP feed (UDP 4729) of the cells, the gateways' SIMs and
+    /// ordinary phones, with SIP-call-to-SIM links in the labels [default: mixed only].
+    #[arg(long, overrides_with = "no_gsmtap")]
+    gsmtap: bool,
+    /// No GSMTAP.
+    #[arg(long, overrides_with = "gsmtap")]
+    no_gsmtap: bool,
     /// People and call centres keep no hours (the mixed preset follows China time).
     #[arg(long)]
     no_diurnal: bool,
@@ -220,6 +228,7 @@ impl GenerateArgs {
             single_softphones: self.single_softphones.unwrap_or(base.single_softphones),
             overseas_voip: self.overseas_voip.unwrap_or(base.overseas_voip),
             diurnal: !self.no_diurnal && base.diurnal,
+            gsmtap: switch(self.gsmtap, self.no_gsmtap, base.gsmtap),
         };
         if self.control_plane && self.simbank_share.is_none() && !base.control_plane {
             // --control-plane on the basic preset: the mixed preset's SIM-bank share.
@@ -342,12 +351,13 @@ fn summary(hi: &HiArgs, t: &Truth, took: Duration) -> String {
     let benign = t.gateways.iter().filter(|h| !h.kind.is_simbox() && !h.kind.is_fraud_infrastructure()).count();
     let secs = took.as_secs_f64().max(1e-6);
     format!(
-        "duanka-sim: wrote {}: {} packets ({} SIP messages, {} RTP, {} control plane), {:.1} MB, preset {}: {} gateways ({} stripped) among {} benign hosts ({} call centres, {} PBX trunks), {:.0} s simulated, seed {}, in {:.2} s ({:.2} M packets/s)",
+        "duanka-sim: wrote {}: {} packets ({} SIP messages, {} RTP, {} control plane, {} GSMTAP), {:.1} MB, preset {}: {} gateways ({} stripped) among {} benign hosts ({} call centres, {} PBX trunks), {} SIP-SIM links, {:.0} s simulated, seed {}, in {:.2} s ({:.2} M packets/s)",
         hi.out.display(),
         t.packets,
         t.sip_messages,
         t.rtp_packets,
         t.control_messages + t.simbank_packets,
+        t.gsmtap_packets,
         t.bytes as f64 / 1e6,
         t.scenario,
         count(Role::Goip) + count(Role::GoipStripped),
@@ -355,6 +365,7 @@ fn summary(hi: &HiArgs, t: &Truth, took: Duration) -> String {
         benign,
         t.of_kind(Kind::CallCentre).count(),
         t.of_kind(Kind::PbxTrunk).count(),
+        t.links.len(),
         t.duration_s,
         t.seed,
         secs,
@@ -400,6 +411,10 @@ mod tests {
         let b = hi(&["--control-plane", "--vendor-mix"]).unwrap().config;
         assert!(b.control_plane && b.vendor_mix && b.simbank_share > 0.0);
         assert_eq!(b.softphones, 0);
+        assert!(!b.gsmtap && mixed.gsmtap);
+        assert!(hi(&["--gsmtap"]).unwrap().config.gsmtap);
+        assert!(!hi(&["--preset", "mixed", "--no-gsmtap"]).unwrap().config.gsmtap);
+        assert!(!hi(&["--gsmtap", "--no-gsmtap"]).unwrap().config.gsmtap, "the last one wins");
         assert!(hi(&["--simbank-share", "2"]).is_err());
         assert!(hi(&["--preset", "other"]).is_err());
     }

@@ -9,7 +9,9 @@
 //!   file detection is scored against. [`SimConfig::default`] is the basic scenario (the
 //!   benchmarks' capture), [`SimConfig::mixed`] the one for measuring detection: gateways
 //!   of several vendors with their GoIP control plane and SIM banks among hundreds of
-//!   benign endpoints and hard negatives. `hil-tests/README.md` gives the labels schema.
+//!   benign endpoints and hard negatives, with the cell side (a GSMTAP feed of the
+//!   gateways' SIMs and ordinary phones, SIP-call-to-SIM links in the truth).
+//!   `hil-tests/README.md` gives the labels schema.
 //!
 //! ```
 //! use duanka_hil::{generate, SimConfig};
@@ -25,4 +27,7 @@ pub mod pcap;
 pub mod sim;
 
 pub use error::{Error, ErrorKind};
-pub use sim::{generate, write_scenario, Kind, Label, Preset, Role, SimConfig, Truth, TruthHost};
+pub use sim::{
+    generate, write_scenario, Kind, Label, Preset, Role, SimConfig, Truth, TruthCell, TruthHandset, TruthHost,
+    TruthLink,
+};

@@ -234,6 +234,21 @@ impl<W: Write> PcapOut<W> {
         self.udp_frame(ts_us, src, dst, payload, vlan)
     }
 
+    /// One UDP datagram over IPv4 whose IP identification the caller gives: a sender
+    /// with its own counter, which leaves the shared one (and so every other frame's
+    /// bytes) as it would be without this sender.
+    pub fn udp_with_ip_id(
+        &mut self,
+        ts_us: u64,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        payload: &[u8],
+        ip_id: u16,
+    ) -> Result<(), Error> {
+        let vlan = self.host_vlan(IpAddr::V4(*src.ip()), IpAddr::V4(*dst.ip()));
+        self.udp_frame_id(ts_us, src.into(), dst.into(), payload, vlan, Some(ip_id))
+    }
+
     /// One UDP datagram with an explicit 802.1Q tag.
     pub fn udp_vlan(
         &mut self,
@@ -416,13 +431,29 @@ impl<W: Write> PcapOut<W> {
         payload: &[u8],
         vlan: Option<u16>,
     ) -> Result<(), Error> {
+        self.udp_frame_id(ts_us, src, dst, payload, vlan, None)
+    }
+
+    /// A UDP frame; `ip_id` overrides the shared IPv4 identification counter.
+    fn udp_frame_id(
+        &mut self,
+        ts_us: u64,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+        vlan: Option<u16>,
+        ip_id: Option<u16>,
+    ) -> Result<(), Error> {
         check_families(src, dst)?;
         if payload.len() > MAX_UDP_PAYLOAD {
             return Err(Error::new(ErrorKind::Frame, format!("UDP payload of {} bytes", payload.len())));
         }
         let udp_len = 8 + payload.len();
         self.begin(src.ip(), dst.ip(), vlan);
-        self.push_ip(src.ip(), dst.ip(), proto::UDP, 0, udp_len);
+        match (src.ip(), dst.ip(), ip_id) {
+            (IpAddr::V4(s), IpAddr::V4(d), Some(id)) => self.push_ipv4(s, d, proto::UDP, id, 0, udp_len),
+            _ => self.push_ip(src.ip(), dst.ip(), proto::UDP, 0, udp_len),
+        }
         let l4 = self.frame.len();
         self.frame.extend_from_slice(&src.port().to_be_bytes());
         self.frame.extend_from_slice(&dst.port().to_be_bytes());

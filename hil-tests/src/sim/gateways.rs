@@ -234,6 +234,9 @@ impl<W: Write> Engine<W> {
         }
         plane.rotate(ch as usize);
         plane.channels[ch as usize].next_rotation_us = t + self.rng.gen_range(ROTATION_US.0..ROTATION_US.1);
+        if self.radio.is_some() {
+            self.gsm_sim_swapped(t, gw, ch);
+        }
         self.bank_exchange(t, cp, BankMsg::Swap(ch as u8))
     }
 

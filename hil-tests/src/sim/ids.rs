@@ -140,6 +140,15 @@ pub(crate) fn luhn_digit(body: &str) -> char {
 /// meant to match any real device.
 pub(crate) const MODEM_TACS: [&str; 4] = ["86190402", "86733105", "86415107", "35896011"];
 
+/// Type Allocation Codes of the ordinary handsets on the cell side. SYNTHETIC like
+/// [`MODEM_TACS`] (invented, shaped like handset TACs), and distinct from them.
+pub(crate) const HANDSET_TACS: [&str; 6] = ["35298711", "35460210", "86914503", "86027406", "35733308", "86553101"];
+
+/// MNCs whose SIMs use China Mobile's GSM network (MNC 00; China Broadnet's 15 camps
+/// on it) and China Unicom's (MNC 01).
+pub(crate) const CMCC_MNCS: [&str; 5] = ["00", "02", "07", "08", "15"];
+pub(crate) const CU_MNCS: [&str; 3] = ["01", "06", "09"];
+
 /// Mobile network codes of operators under MCC 460 (China): 00/02/04/07/08 China
 /// Mobile, 01/06/09 China Unicom, 03/05/11 China Telecom, 15 China Broadnet.
 pub(crate) const CN_MNCS: [&str; 11] = ["00", "01", "02", "03", "05", "06", "07", "08", "09", "11", "15"];
@@ -225,6 +234,13 @@ mod tests {
         assert_eq!(operator_name("01"), "CHN-UNICOM");
         assert_eq!(operator_name("11"), "CHN-CT");
         assert_eq!(operator_name("00"), "CHINA MOBILE");
+        for tac in HANDSET_TACS {
+            assert!(!MODEM_TACS.contains(&tac));
+            assert!(luhn_ok(&imei(&mut rng, tac)));
+        }
+        for mnc in CMCC_MNCS.iter().chain(&CU_MNCS) {
+            assert!(CN_MNCS.contains(mnc));
+        }
     }
 
     #[test]

@@ -36,15 +36,20 @@
 //!   more hard negatives (module docs of [`Kind`] say what each is).
 //! - `diurnal`: people, PBXs and call centres follow the clock (China time); gateways
 //!   work through the night.
+//! - `gsmtap`: the cell side (module `cells`): a BTS-side GSMTAP feed with the cells,
+//!   every gateway SIM's attach, detach and one GSM call per SIP call it dials out, and
+//!   ordinary phones; the truth gains `links` (SIP call ↔ SIM), `cells` and `handsets`.
 //!
 //! Addresses are RFC 5737/3849 documentation ranges (10/8 past 200 gateways) and, for
 //! the mixed scenario's extra hosts, the RFC 2544 range 198.18.0.0/15; foreign providers,
 //! SMS servers and SIM banks sit with the softswitches in 203.0.113.0/24 ("overseas").
 //! Numbers and identities are random and synthetic.
 
+mod cells;
 mod control;
 mod flavor;
 mod gateways;
+mod gsm;
 mod ids;
 mod population;
 mod rtp;
@@ -66,15 +71,16 @@ use control::ControlPlane;
 use flavor::Flavor;
 use ids::NumberStyle;
 use rtp::{Stream, StreamSeed, NOISE_LEN};
-use sip::{Auth, CallSpec, KeepAlive, Outcome, Party, Registration, SipSend};
+use sip::{Auth, CallSpec, CallTimes, KeepAlive, Outcome, Party, Registration, SipSend};
 
 pub use control::{SIMBANK_MAGIC, SIMBANK_PORT, SMS_SERVER_PORT};
 pub use flavor::{
     DINSTAR_USER_AGENT, GOIP_ALLOW, HYBERTONE_USER_AGENT, HYPERMEDIA_USER_AGENT, STRIPPED_USER_AGENTS,
     VOXSTACK_USER_AGENT,
 };
+pub use gsm::GSMTAP_PORT;
 pub use rtp::PT_TELEPHONE_EVENT;
-pub use truth::{Kind, Label, Role, Truth, TruthHost};
+pub use truth::{Kind, Label, Role, Truth, TruthCell, TruthHandset, TruthHost, TruthLink};
 
 /// 2026-11-01T00:00:00Z.
 pub const DEFAULT_START_UNIX: u64 = 1_793_491_200;
@@ -207,6 +213,10 @@ pub struct SimConfig {
     /// People, PBXs and call centres follow the clock (China time): quiet nights, call
     /// centres open 09:00–21:00. Gateways work through the night either way.
     pub diurnal: bool,
+    /// The cell side: a GSMTAP feed (UDP 4729) of the cells, the gateways' SIMs (attach,
+    /// detach, SIM swaps, a GSM call for every SIP call they dial out) and ordinary
+    /// phones; off: no GSMTAP, and the rest of the capture is drawn exactly as without it.
+    pub gsmtap: bool,
 }
 
 impl Default for SimConfig {
@@ -238,6 +248,7 @@ impl Default for SimConfig {
             single_softphones: 0,
             overseas_voip: 0,
             diurnal: false,
+            gsmtap: false,
         }
     }
 }
@@ -249,9 +260,10 @@ impl SimConfig {
     /// bank) among 219 benign endpoints: 160 softphones on a hosted-VoIP provider, 12
     /// single softphones, 24 overseas-VoIP users, 4 call centres, 4 PBXs with carrier
     /// trunks (one with 8 phones on its LAN), 3 carriers and 4 providers; plus the
-    /// softswitches, SMS servers and SIM banks. Six minutes from a Monday 09:30 China
-    /// time: every gateway's first call comes in the first half minute, and with RTP
-    /// the capture holds a few million packets.
+    /// softswitches, SMS servers and SIM banks; and the cell side (GSMTAP: the
+    /// gateways' SIMs and 64 ordinary phones in a handful of cells). Six minutes from a
+    /// Monday 09:30 China time: every gateway's first call comes in the first half
+    /// minute, and with RTP the capture holds a few million packets.
     pub fn mixed() -> Self {
         SimConfig {
             start_unix: MIXED_START_UNIX,
@@ -269,6 +281,7 @@ impl SimConfig {
             single_softphones: 12,
             overseas_voip: 24,
             diurnal: true,
+            gsmtap: true,
             ..SimConfig::default()
         }
     }
@@ -490,6 +503,15 @@ enum Ev {
     Bank(u32),
     /// A datagram ready to go (control-plane answers).
     Udp(Box<UdpSend>),
+    /// A GSMTAP datagram of the cell side.
+    Gsm(Box<cells::GsmFrame>),
+    /// A cell's System Information, and its paging channel.
+    Bcch(u32),
+    Pch(u32),
+    /// An ordinary phone's next move.
+    Handset(u32),
+    /// A gateway (cell-side index) powers off.
+    PowerOff(u32),
 }
 
 #[derive(Debug)]
@@ -623,6 +645,8 @@ struct Engine<W: Write> {
     /// (softswitch host, SMS server host), (softswitch host, SIM bank host).
     sms_servers: Vec<(u32, u32)>,
     bank_servers: Vec<(u32, u32)>,
+    /// The cell side (`gsmtap`).
+    radio: Option<Box<cells::Radio>>,
 }
 
 fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
@@ -674,6 +698,7 @@ impl<W: Write> Engine<W> {
             cps: Vec::new(),
             sms_servers: Vec::new(),
             bank_servers: Vec::new(),
+            radio: None,
         }
     }
 
@@ -818,6 +843,10 @@ impl<W: Write> Engine<W> {
             self.setup_control_planes();
         }
         self.setup_extras();
+        // The cell side draws from its own generator, after everything else.
+        if self.cfg.gsmtap {
+            self.setup_radio();
+        }
     }
 
     fn setup_gateway(&mut self, gw: u32, stripped: bool) {
@@ -1085,7 +1114,8 @@ impl<W: Write> Engine<W> {
         let gateways = self
             .hosts
             .iter()
-            .map(|h| TruthHost {
+            .enumerate()
+            .map(|(i, h)| TruthHost {
                 address: h.sip.ip().to_string(),
                 sip_port: h.sip.port(),
                 role: h.role,
@@ -1101,8 +1131,10 @@ impl<W: Write> Engine<W> {
                 imeis: h.imeis.clone(),
                 iccids: h.iccids.clone(),
                 uses_simbank: h.cp.is_some_and(|c| self.cps[c as usize].simbank.is_some()),
+                cell: self.radio_cell_of(i as u32),
             })
             .collect();
+        let (gsmtap_packets, cells, links, handsets) = self.radio_truth();
         let last = self.stats.last_t.max(self.start_us);
         let truth = Truth {
             seed: self.cfg.seed,
@@ -1118,6 +1150,10 @@ impl<W: Write> Engine<W> {
             simbank_packets: self.stats.simbank_packets,
             fragmented_datagrams: self.stats.fragmented,
             tcp_retransmissions: self.stats.tcp_retx,
+            gsmtap_packets,
+            cells,
+            links,
+            handsets,
         };
         (truth, self.out)
     }
@@ -1158,7 +1194,10 @@ impl<W: Write> Engine<W> {
             Ev::Line { gw, line } => {
                 let ch = self.pick_channel(t, gw, line);
                 self.maybe_rotate(t, gw, ch)?;
-                let (end, number) = self.goip_call(t, gw, ch);
+                let (end, number, times) = self.goip_call(t, gw, ch);
+                if self.radio.is_some() {
+                    self.gsm_gateway_call(t, gw, ch, &number, &times);
+                }
                 self.after_goip_call(t, gw, ch, end, number);
                 let gap = self.rng.gen_range(300 * MS..3 * SEC);
                 self.at(end + gap, Ev::Line { gw, line });
@@ -1193,6 +1232,23 @@ impl<W: Write> Engine<W> {
             Ev::CpCall(c) => self.goip_call_message(t, *c),
             Ev::Bank(cp) => self.bank_heartbeat(t, cp),
             Ev::Udp(u) => self.send_udp(t, &u),
+            Ev::Gsm(f) => self.write_gsm(t, *f),
+            Ev::Bcch(c) => {
+                self.gsm_bcch(t, c);
+                Ok(())
+            }
+            Ev::Pch(c) => {
+                self.gsm_pch(t, c);
+                Ok(())
+            }
+            Ev::Handset(h) => {
+                self.gsm_handset(t, h);
+                Ok(())
+            }
+            Ev::PowerOff(g) => {
+                self.gsm_power_off(g);
+                Ok(())
+            }
         }
     }
 
@@ -1254,6 +1310,11 @@ impl<W: Write> Engine<W> {
 
     /// Renders a call starting at `t`, schedules it, returns when it ends.
     fn start_call(&mut self, t: u64, spec: &CallSpec) -> u64 {
+        self.start_timed_call(t, spec).0
+    }
+
+    /// [`Engine::start_call`], also returning when the call's milestones come.
+    fn start_timed_call(&mut self, t: u64, spec: &CallSpec) -> (u64, CallTimes) {
         let script = sip::render_call(&mut self.rng, spec);
         self.schedule_sends(t, script.sends);
         if self.cfg.rtp {
@@ -1291,7 +1352,7 @@ impl<W: Write> Engine<W> {
                 self.at(t + sp.start_us, Ev::Rtp(id));
             }
         }
-        t + script.end_us
+        (t + script.end_us, script.times)
     }
 
     fn rtp(&mut self, t: u64, id: u32) -> Result<(), Error> {
@@ -1419,9 +1480,9 @@ impl<W: Write> Engine<W> {
         }
     }
 
-    /// One call from the softswitch to a gateway channel; returns when it ends and the
-    /// national number dialled.
-    fn goip_call(&mut self, t: u64, gw: u32, line: u32) -> (u64, String) {
+    /// One call from the softswitch to a gateway channel; returns when it ends, the
+    /// national number dialled and the call's milestones.
+    fn goip_call(&mut self, t: u64, gw: u32, line: u32) -> (u64, String, CallTimes) {
         let g = &self.hosts[gw as usize];
         let (ss, gsip, gflavor, challenge, crypt, pt, rtp_base) =
             (g.server, g.sip, g.flavor, g.challenge, g.crypt, g.pt, g.rtp_base);
@@ -1482,7 +1543,8 @@ impl<W: Write> Engine<W> {
             ptime_ms: self.cfg.rtp_ptime_ms,
         };
         let spec = CallSpec { lat_us: self.lat(gw), ..spec };
-        (self.start_call(t, &spec), national)
+        let (end, times) = self.start_timed_call(t, &spec);
+        (end, national, times)
     }
 
     /// A normal person's call outcome: mostly answered, minutes long.

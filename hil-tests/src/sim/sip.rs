@@ -298,6 +298,26 @@ pub(crate) struct CallScript {
     pub sends: Vec<(u64, SipSend)>,
     pub streams: Vec<StreamPlan>,
     pub end_us: u64,
+    pub times: CallTimes,
+}
+
+/// When a rendered call's milestones happen, offsets from the first INVITE (what the
+/// cell side of a gateway call is timed against).
+#[derive(Debug, Clone)]
+pub(crate) struct CallTimes {
+    pub call_id: String,
+    /// The INVITE the callee accepts (the one with credentials after a challenge).
+    pub invite_us: u64,
+    /// The callee's 180/183.
+    pub progress_us: u64,
+    /// The callee's 200 OK, if answered.
+    pub answer_us: Option<u64>,
+    /// The BYE, the callee's final error response, or the CANCEL.
+    pub hangup_us: u64,
+    /// Whether the callee ended it (its BYE or error response).
+    pub hangup_by_callee: bool,
+    /// The callee's final error response code, if it rejected the call.
+    pub reject_code: Option<u16>,
 }
 
 const MS: u64 = 1_000;
@@ -498,6 +518,15 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
     let early_start = progress_at + 20 * MS;
     let mut streams = Vec::with_capacity(2);
 
+    let mut times = CallTimes {
+        call_id: call_id.clone(),
+        invite_us: t,
+        progress_us: progress_at,
+        answer_us: None,
+        hangup_us: 0,
+        hangup_by_callee: false,
+        reject_code: None,
+    };
     let end_us = match spec.outcome {
         Outcome::Answer { ring_us, talk_us, bye_from_callee } => {
             let answer_at = progress_at + ring_us.max(lat);
@@ -517,6 +546,9 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
             sends.push((ack_at, to_b(m.finish(a.flavor, None))));
 
             let bye_at = answer_at + talk_us.max(2 * lat);
+            times.answer_us = Some(answer_at);
+            times.hangup_us = bye_at;
+            times.hangup_by_callee = bye_from_callee;
             let callee_start = if spec.early_media { early_start } else { answer_at + 10 * MS };
             streams.push(stream(true, callee_start, bye_at, 0));
             streams.push(stream(false, ack_at + 5 * MS, bye_at, spec.dtmf_digits));
@@ -576,6 +608,7 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
         }
         Outcome::Reject { code, after_us } => {
             let final_at = progress_at + after_us.max(lat);
+            (times.hangup_us, times.hangup_by_callee, times.reject_code) = (final_at, true, Some(code));
             sends.push((final_at, to_a(respond(code, &to_tagged, cseq, &branch, "INVITE", None, &[]))));
             sends.push((final_at + lat, to_b(ack_error(cseq, &branch, &to_tagged))));
             if spec.early_media {
@@ -585,6 +618,7 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
         }
         Outcome::Cancel { after_us } => {
             let cancel_at = progress_at + after_us.max(lat);
+            times.hangup_us = cancel_at;
             let mut m = Msg::request("CANCEL", &ruri);
             m.h("Via", via(a.flavor, a.sip, a.tcp, &branch))
                 .h("Max-Forwards", 70)
@@ -604,7 +638,7 @@ pub(crate) fn render_call(rng: &mut SmallRng, spec: &CallSpec) -> CallScript {
         }
     };
 
-    CallScript { sends, streams, end_us }
+    CallScript { sends, streams, end_us, times }
 }
 
 /// A SIP client's registration binding, refreshed for the whole run.

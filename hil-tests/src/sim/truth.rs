@@ -28,11 +28,25 @@
 //!       "calls": 123,                   // calls it took part in (INVITEs written)
 //!       "first_call_at": 1793590212345678 | null, // first INVITE sent or received, unix µs
 //!       "imsis": [...], "imeis": [...], "iccids": [...], // identities its control plane showed
-//!       "uses_simbank": false           // talks to a remote SIM bank (UDP 56011)
+//!       "uses_simbank": false,          // talks to a remote SIM bank (UDP 56011)
+//!       "cell": { ... } | null          // gateways with `gsmtap`: the one cell its SIMs sit in
 //!     }, ...
-//!   ]
+//!   ],
+//!   // With `gsmtap` (the cell side), otherwise 0 / empty:
+//!   "gsmtap_packets": N,                // GSMTAP datagrams (UDP 4729)
+//!   "cells": [{ "mcc": "460", "mnc": "00", "lac": 9633, "cell_id": 3133, "arfcns": [17, 21] }],
+//!   "links": [{                         // one per gateway call with a GSM leg
+//!     "gateway": "198.51.100.10", "line": 0, "imsi": "460…", "imei": "…",
+//!     "sip_call_id": "…", "called_number": "13812345678",
+//!     "sip_invite_at": 1793583001234567, "gsm_setup_at": 1793583003456789  // unix µs
+//!   }],
+//!   "handsets": [{ "imsi": "460…", "imei": "…" }]   // ordinary phones (clean)
 //! }
 //! ```
+//!
+//! With `gsmtap`, a gateway's `imsis` are every IMSI that sat in it during the capture
+//! (its location update is in the capture, or its control plane showed it) and `imeis`
+//! every module's IMEI (one per line), whether or not an Identity Response shows it.
 //!
 //! Fields added after the first version (`kind` aside) default when absent, so older
 //! files still parse.
@@ -168,6 +182,54 @@ pub struct TruthHost {
     /// Whether it takes its SIMs from a remote SIM bank (UDP 56011 in the capture).
     #[serde(default)]
     pub uses_simbank: bool,
+    /// With the cell side (`gsmtap`): the cell every SIM of this gateway sits in.
+    #[serde(default)]
+    pub cell: Option<TruthCell>,
+}
+
+/// A GSM cell of the scenario's cell side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TruthCell {
+    /// Mobile country code, 3 digits (`460`).
+    pub mcc: String,
+    /// Mobile network code, 2 digits (`00` China Mobile, `01` China Unicom).
+    pub mnc: String,
+    /// Location area code.
+    pub lac: u16,
+    /// Cell identity.
+    pub cell_id: u16,
+    /// Its carriers: the BCCH carrier (System Information) first, then the others its
+    /// dedicated channels use.
+    pub arfcns: Vec<u16>,
+}
+
+/// A gateway call with a GSM leg: the SIP INVITE the gateway received and the CC Setup
+/// its SIM sent for it. The ground truth for SIP↔SIM link precision and recall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TruthLink {
+    /// The gateway's address (as in `gateways[].address`).
+    pub gateway: String,
+    /// The gateway channel (0-based) that carried it.
+    pub line: u32,
+    /// The SIM that placed the GSM call.
+    pub imsi: String,
+    /// The module (IMEI, 15 digits with the check digit) it sat in.
+    pub imei: String,
+    /// Call-ID of the SIP call.
+    pub sip_call_id: String,
+    /// The number the SIM dialled: the Request-URI user without `86`/`+86`.
+    pub called_number: String,
+    /// Capture time of the call's first INVITE, Unix microseconds.
+    pub sip_invite_at: u64,
+    /// Capture time of the CC Setup, Unix microseconds (1–5 s after the INVITE).
+    pub gsm_setup_at: u64,
+}
+
+/// An ordinary phone of the cell side (label `clean`: one IMSI in one handset).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TruthHandset {
+    pub imsi: String,
+    pub imei: String,
 }
 
 /// Ground truth of one generated capture.
@@ -200,6 +262,18 @@ pub struct Truth {
     /// UDP datagrams written as IPv4 fragments.
     pub fragmented_datagrams: u64,
     pub tcp_retransmissions: u64,
+    /// GSMTAP datagrams (UDP 4729), with the cell side on.
+    #[serde(default)]
+    pub gsmtap_packets: u64,
+    /// The cells of the cell side.
+    #[serde(default)]
+    pub cells: Vec<TruthCell>,
+    /// Gateway calls with a GSM leg, in order of their CC Setup.
+    #[serde(default)]
+    pub links: Vec<TruthLink>,
+    /// Ordinary phones on the cell side.
+    #[serde(default)]
+    pub handsets: Vec<TruthHandset>,
 }
 
 impl Truth {

@@ -58,3 +58,15 @@ fn basic_scenario_bytes_are_unchanged() {
     assert_eq!(pcap.len(), 5_139_617);
     assert_eq!(fnv1a(&pcap), 0x48ca_da5c_451b_a869);
 }
+
+/// The same guard for the mixed preset with the cell side off: adding `gsmtap` must not
+/// change a byte of it. The constant is the FNV-1a of this capture as written before the
+/// cell side existed (commit c09780f).
+#[test]
+fn mixed_scenario_without_gsmtap_bytes_are_unchanged() {
+    let cfg = SimConfig { duration: Duration::from_secs(60), rtp: false, gsmtap: false, ..SimConfig::mixed() };
+    let (pcap, truth) = generate(&cfg).unwrap();
+    assert_eq!(pcap.len(), 1_615_764);
+    assert_eq!(fnv1a(&pcap), 0x1034_492a_789b_4170);
+    assert_eq!(truth.gsmtap_packets, 0);
+}

@@ -7,6 +7,7 @@ mod control;
 mod determinism;
 mod fingerprints;
 mod frames;
+mod gsm;
 mod mixed;
 mod support;
 mod truth;

@@ -169,7 +169,7 @@ fn stripped_gateways_show_only_behaviour() {
             }
         }
         without_ua += usize::from(h.user_agent.is_none());
-        assert!(h.imsis.is_empty() && !h.uses_simbank);
+        assert!(h.iccids.is_empty() && !h.uses_simbank);
         let ip: std::net::IpAddr = h.address.parse().unwrap();
         let control = case
             .decoded
