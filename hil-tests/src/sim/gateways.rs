@@ -23,8 +23,8 @@ use rand::Rng;
 
 use super::control::{self, BankMsg, Card, Channel, ChannelState, ControlPlane, Rc4, SimBank};
 use super::{
-    even_port, ids, numbered, v4, AccountMode, ChanUse, CpCall, CpWhat, Engine, Ev, Flavor, Host, Kind, Registration,
-    Role, UdpClass, UdpSend, MS, SEC,
+    even_port, ids, numbered, v4, AccountMode, ChanUse, CpCall, CpWhat, Engine, Ev, Flavor, Host, Kind, Role, UdpClass,
+    UdpSend, MS, SEC,
 };
 use crate::error::Error;
 
@@ -156,27 +156,7 @@ impl<W: Write> Engine<W> {
                 }
             }
         };
-        for account in &accounts {
-            let refresh_us = u64::from(expires) * SEC - self.rng.gen_range(0..2 * SEC);
-            let reg = Registration {
-                client_host: gw,
-                flavor,
-                server_flavor: Flavor::Softswitch,
-                client: sip,
-                server: ss_sip,
-                tcp: false,
-                account: account.clone(),
-                expires,
-                refresh_us,
-                call_id: flavor.call_id(&mut self.rng, sip.ip()),
-                from_tag: flavor.tag(&mut self.rng),
-                cseq: 0,
-                nonce: None,
-            };
-            let phase = self.rng.gen_range(0..refresh_us);
-            self.regs.push(reg);
-            self.at(t0 + phase, Ev::Register(self.regs.len() as u32 - 1));
-        }
+        self.register_lines(gw, flavor, sip, ss_sip, &accounts, expires, t0);
         let user = accounts.first().cloned().unwrap_or_else(|| if flavor.is_goip() { "goip" } else { "gw" }.into());
         let interval = if flavor.is_goip() && self.rng.gen_bool(0.5) { 30 } else { 60 } * SEC;
         self.keepalive(gw, server, sip, ss_sip, false, user, interval);

@@ -849,24 +849,20 @@ impl<W: Write> Engine<W> {
         }
     }
 
-    fn setup_gateway(&mut self, gw: u32, stripped: bool) {
-        let t0 = self.start_us;
-        let (server, sip, flavor, lines) = {
-            let h = &self.hosts[gw as usize];
-            (h.server, h.sip, h.flavor, h.lines)
-        };
-        let ss_sip = self.hosts[server as usize].sip;
-        // Expiry: 60 or 120 s by default on GoIP (SPEC §3.1); a stripped box was
-        // reconfigured like an ordinary SIP trunk.
-        let expires = if stripped {
-            600
-        } else if self.rng.gen_bool(0.5) {
-            60
-        } else {
-            120
-        };
-        let accounts = self.hosts[gw as usize].accounts.clone();
-        for account in &accounts {
+    /// Schedule one registration per account of gateway `gw`, each refreshed
+    /// a little before it expires, starting at a random phase after `t0`.
+    #[allow(clippy::too_many_arguments)]
+    fn register_lines(
+        &mut self,
+        gw: u32,
+        flavor: Flavor,
+        sip: SocketAddr,
+        ss_sip: SocketAddr,
+        accounts: &[String],
+        expires: u32,
+        t0: u64,
+    ) {
+        for account in accounts {
             let refresh_us = u64::from(expires) * SEC - self.rng.gen_range(0..2 * SEC);
             let reg = Registration {
                 client_host: gw,
@@ -887,6 +883,26 @@ impl<W: Write> Engine<W> {
             self.regs.push(reg);
             self.at(t0 + phase, Ev::Register(self.regs.len() as u32 - 1));
         }
+    }
+
+    fn setup_gateway(&mut self, gw: u32, stripped: bool) {
+        let t0 = self.start_us;
+        let (server, sip, flavor, lines) = {
+            let h = &self.hosts[gw as usize];
+            (h.server, h.sip, h.flavor, h.lines)
+        };
+        let ss_sip = self.hosts[server as usize].sip;
+        // Expiry: 60 or 120 s by default on GoIP (SPEC §3.1); a stripped box was
+        // reconfigured like an ordinary SIP trunk.
+        let expires = if stripped {
+            600
+        } else if self.rng.gen_bool(0.5) {
+            60
+        } else {
+            120
+        };
+        let accounts = self.hosts[gw as usize].accounts.clone();
+        self.register_lines(gw, flavor, sip, ss_sip, &accounts, expires, t0);
         let user = accounts.first().cloned().unwrap_or_else(|| "goip".into());
         let interval = if stripped || self.rng.gen_bool(0.5) { 60 } else { 30 } * SEC;
         self.keepalive(gw, server, sip, ss_sip, false, user, interval);
