@@ -275,6 +275,13 @@ pub struct SubscriberReport {
     pub setups: u64,
     /// Distinct numbers it called.
     pub distinct_called: u64,
+    /// Pages it answered.
+    #[serde(default)]
+    pub paging_responses: u64,
+    /// Signs of a SIM box: `attach_cohort`, `stationary`,
+    /// `originating_only_many_callees`, `many_imeis`.
+    #[serde(default)]
+    pub flags: Vec<String>,
     /// First seen, RFC 3339.
     pub first_seen: String,
     /// Last seen, RFC 3339.
@@ -290,6 +297,12 @@ pub struct DeviceReport {
     pub tac: String,
     /// IMSIs seen with it.
     pub imsis: Vec<String>,
+    /// Luhn check of a 15-digit IMEI (None when the check digit was not sent).
+    #[serde(default)]
+    pub luhn_valid: Option<bool>,
+    /// Signs of a SIM box: `sim_rotation` (many IMSIs in one device), `luhn_invalid`.
+    #[serde(default)]
+    pub flags: Vec<String>,
 }
 
 /// One line of a gateway.

@@ -286,6 +286,7 @@ pub fn attach_links(gateways: &mut [GatewayReport], linker: &Linker, files: &[St
 
 /// The cell side in figures.
 pub fn cell_report(cells: &CellTracker) -> CellReport {
+    let flags = cells.subscriber_flags();
     let mut subscribers: Vec<SubscriberReport> = cells
         .subscribers
         .iter()
@@ -299,6 +300,8 @@ pub fn cell_report(cells: &CellTracker) -> CellReport {
             detaches: s.detaches,
             setups: s.setups,
             distinct_called: s.called.len() as u64,
+            paging_responses: s.paging_responses,
+            flags: flags.get(imsi.as_str()).map(|f| f.iter().map(|x| (*x).to_string()).collect()).unwrap_or_default(),
             first_seen: rfc3339(s.first_ts),
             last_seen: rfc3339(s.last_ts),
         })
@@ -307,10 +310,22 @@ pub fn cell_report(cells: &CellTracker) -> CellReport {
     let mut devices: Vec<DeviceReport> = cells
         .devices
         .iter()
-        .map(|(imei, d)| DeviceReport {
-            imei: imei.clone(),
-            tac: imei.chars().take(8).collect(),
-            imsis: d.imsis.clone(),
+        .map(|(imei, d)| {
+            let luhn_valid = (imei.len() == 15).then(|| duanka_shared::ids::Imei::parse(imei).is_ok());
+            let mut flags = Vec::new();
+            if d.imsis.len() >= crate::track::cell::MANY {
+                flags.push("sim_rotation".to_string());
+            }
+            if luhn_valid == Some(false) {
+                flags.push("luhn_invalid".to_string());
+            }
+            DeviceReport {
+                imei: imei.clone(),
+                tac: imei.chars().take(8).collect(),
+                imsis: d.imsis.clone(),
+                luhn_valid,
+                flags,
+            }
         })
         .collect();
     devices.sort_by(|a, b| a.imei.cmp(&b.imei));

@@ -28,9 +28,19 @@ pub const MAX_CELLS: usize = 10_000;
 pub const CHANNEL_HOLD: Micros = 60_000_000;
 /// Per-subscriber lists (cells, IMEIs, TMSIs, called numbers) are capped at this.
 pub const MAX_PER_SUBSCRIBER: usize = 64;
+/// IMSI attaches this close together at one location area form a cohort.
+pub const COHORT_WINDOW: Micros = 10_000_000;
+/// SIMs needed for a cohort (synchronised power-on of a SIM box).
+pub const MIN_COHORT: usize = 4;
+/// A subscriber seen this long in one location area counts as stationary.
+pub const STATIONARY_SPAN: Micros = 120_000_000;
+/// Calls and distinct callees needed for "originating only, many callees".
+pub const MIN_SETUPS: u64 = 5;
+/// IMSIs per IMEI (or IMEIs per IMSI) that count as many.
+pub const MANY: usize = 3;
 
 /// A cell: location area and cell identity from System Information.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CellId {
     /// Mobile country code.
     pub mcc: u16,
@@ -59,6 +69,10 @@ pub struct Subscriber {
     pub detaches: u64,
     /// Calls it set up (CC Setup).
     pub setups: u64,
+    /// Times it answered a page (mobile-terminated activity).
+    pub paging_responses: u64,
+    /// Times of its IMSI attaches (capped), for cohort detection.
+    pub attach_times: Vec<Micros>,
     /// Distinct numbers it called (capped).
     pub called: Vec<String>,
     /// First and last time seen.
@@ -199,6 +213,9 @@ impl CellTracker {
                 if let Some(s) = self.subscriber_of(&identity, ts) {
                     s.location_updates += 1;
                     s.attaches += u64::from(attach);
+                    if attach && s.attach_times.len() < MAX_PER_SUBSCRIBER {
+                        s.attach_times.push(ts);
+                    }
                     push_capped(&mut s.cells, cell);
                 }
                 self.hold(key, &identity, ts);
@@ -208,8 +225,14 @@ impl CellTracker {
                     s.detaches += 1;
                 }
             }
-            Message::CmServiceRequest { identity, .. } | Message::PagingResponse { identity, .. } => {
+            Message::CmServiceRequest { identity, .. } => {
                 self.subscriber_of(&identity, ts);
+                self.hold(key, &identity, ts);
+            }
+            Message::PagingResponse { identity, .. } => {
+                if let Some(s) = self.subscriber_of(&identity, ts) {
+                    s.paging_responses += 1;
+                }
                 self.hold(key, &identity, ts);
             }
             Message::IdentityResponse { identity } => {
@@ -315,6 +338,57 @@ impl CellTracker {
         gsm.chain(nas).collect()
     }
 
+    /// Signs of a SIM box per subscriber (SPEC 3.4), by IMSI: attached in a
+    /// cohort with others at one location area, never moved, only ever
+    /// originating calls to many numbers, used in many devices.
+    pub fn subscriber_flags(&self) -> HashMap<&str, Vec<&'static str>> {
+        let mut flags: HashMap<&str, Vec<&'static str>> = HashMap::new();
+        // Cohorts: IMSI attaches at one location area within COHORT_WINDOW of each other.
+        let mut attaches: Vec<(CellId, Micros, &str)> = self
+            .subscribers
+            .iter()
+            .flat_map(|(imsi, s)| {
+                let la = s.cells.first().copied().unwrap_or_default();
+                s.attach_times.iter().map(move |t| (la, *t, imsi.as_str()))
+            })
+            .collect();
+        attaches.sort_unstable();
+        let mut start = 0;
+        for end in 1..=attaches.len() {
+            let split = end == attaches.len()
+                || attaches[end].0 != attaches[end - 1].0
+                || attaches[end].1.saturating_sub(attaches[end - 1].1) > COHORT_WINDOW;
+            if split {
+                let group = &attaches[start..end];
+                let mut imsis: Vec<&str> = group.iter().map(|a| a.2).collect();
+                imsis.sort_unstable();
+                imsis.dedup();
+                if imsis.len() >= MIN_COHORT {
+                    for imsi in imsis {
+                        flags.entry(imsi).or_default().push("attach_cohort");
+                    }
+                }
+                start = end;
+            }
+        }
+        for (imsi, s) in &self.subscribers {
+            let f = flags.entry(imsi.as_str()).or_default();
+            if s.cells.len() == 1 && s.location_updates >= 2 && s.last_ts.saturating_sub(s.first_ts) >= STATIONARY_SPAN
+            {
+                f.push("stationary");
+            }
+            if s.setups >= MIN_SETUPS && s.called.len() as u64 >= MIN_SETUPS && s.paging_responses == 0 {
+                f.push("originating_only_many_callees");
+            }
+            if s.imeis.len() >= MANY {
+                f.push("many_imeis");
+            }
+            f.dedup();
+        }
+        flags.retain(|_, f| !f.is_empty());
+        flags
+    }
+
     /// Calls set up since the last call.
     pub fn take_setups(&mut self) -> Vec<GsmSetup> {
         std::mem::take(&mut self.setups)
@@ -414,6 +488,20 @@ mod tests {
         assert_eq!(setups[1].imsi, None);
         assert_eq!(t.messages().get("mm.location_updating_request"), Some(&1));
         assert_eq!(t.messages().get("cc.setup"), Some(&2));
+    }
+
+    #[test]
+    fn a_cohort_of_attaching_sims_is_flagged() {
+        let mut t = CellTracker::new();
+        for i in 0..5u64 {
+            let imsi = format!("46000123456789{i}");
+            t.datagram(1_000_000 + i * 500_000, &abis(1, &lu_request(&imsi)), f(i + 1));
+        }
+        // A phone attaching an hour later is on its own.
+        t.datagram(3_600_000_000, &abis(1, &lu_request("460009999999999")), f(9));
+        let flags = t.subscriber_flags();
+        assert_eq!(flags.values().filter(|f| f.contains(&"attach_cohort")).count(), 5, "{flags:?}");
+        assert!(!flags.contains_key("460009999999999"));
     }
 
     #[test]
