@@ -1070,40 +1070,53 @@ impl<W: Write> Engine<W> {
         if tcp {
             self.at(t0, Ev::TcpConnect(Box::new((pbx_sip, carrier_sip))));
         }
-        let reg = Registration {
-            client_host: pbx,
-            flavor: Flavor::Fpbx,
-            server_flavor: Flavor::Carrier,
-            client: pbx_sip,
-            server: carrier_sip,
-            tcp,
-            account: dids[0].clone(),
-            expires: 3600,
-            refresh_us: 3300 * SEC,
-            call_id: Flavor::Fpbx.call_id(&mut self.rng, pbx_ip),
-            from_tag: Flavor::Fpbx.tag(&mut self.rng),
-            cseq: 0,
-            nonce: None,
-        };
-        self.regs.push(reg);
-        let reg_at = t0 + self.rng.gen_range(MS..120 * SEC);
-        self.at(reg_at, Ev::Register(self.regs.len() as u32 - 1));
+        let registered = [dids[0].clone()];
+        self.start_trunk(pbx, carrier, pbx_sip, tcp, &registered, dids, customers, (45.0, 60.0), t0);
+    }
+
+    /// Register `accounts` of PBX `pbx` with its carrier, keep the trunk
+    /// alive, and start its inbound and outbound calls.
+    #[allow(clippy::too_many_arguments)]
+    fn start_trunk(
+        &mut self,
+        pbx: u32,
+        carrier: u32,
+        pbx_sip: SocketAddr,
+        tcp: bool,
+        accounts: &[String],
+        dids: Vec<String>,
+        customers: Vec<String>,
+        (inbound_gap_s, outbound_gap_s): (f64, f64),
+        t0: u64,
+    ) {
+        let carrier_sip = self.hosts[carrier as usize].sip;
+        for account in accounts {
+            let reg = Registration {
+                client_host: pbx,
+                flavor: Flavor::Fpbx,
+                server_flavor: Flavor::Carrier,
+                client: pbx_sip,
+                server: carrier_sip,
+                tcp,
+                account: account.clone(),
+                expires: 3600,
+                refresh_us: 3300 * SEC,
+                call_id: Flavor::Fpbx.call_id(&mut self.rng, pbx_sip.ip()),
+                from_tag: Flavor::Fpbx.tag(&mut self.rng),
+                cseq: 0,
+                nonce: None,
+            };
+            self.regs.push(reg);
+            let at = t0 + self.rng.gen_range(MS..120 * SEC);
+            self.at(at, Ev::Register(self.regs.len() as u32 - 1));
+        }
         self.keepalive(pbx, carrier, pbx_sip, carrier_sip, tcp, "asterisk".into(), 60 * SEC);
         let site = self.trunks.len() as u32;
-        self.trunks.push(Trunk {
-            pbx,
-            carrier,
-            pbx_sip,
-            tcp,
-            dids,
-            customers,
-            inbound_gap_s: 45.0,
-            outbound_gap_s: 60.0,
-        });
-        let a = t0 + self.rng.gen_range(0..30 * SEC);
-        self.at(a, Ev::Trunk { site, inbound: true });
-        let b = t0 + self.rng.gen_range(0..30 * SEC);
-        self.at(b, Ev::Trunk { site, inbound: false });
+        self.trunks.push(Trunk { pbx, carrier, pbx_sip, tcp, dids, customers, inbound_gap_s, outbound_gap_s });
+        for inbound in [true, false] {
+            let at = t0 + self.rng.gen_range(0..30 * SEC);
+            self.at(at, Ev::Trunk { site, inbound });
+        }
     }
 
     /// Pops events until the end time or the packet target.

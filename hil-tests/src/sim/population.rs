@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use rand::Rng;
 
-use super::{even_port, ids, v4, Dialler, Engine, Ev, Flavor, Host, Kind, Registration, Role, Trunk, MS, SEC};
+use super::{even_port, ids, v4, Dialler, Engine, Ev, Flavor, Host, Kind, Registration, Role, MS, SEC};
 
 /// Which kind of lone endpoint to add.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,43 +102,8 @@ impl<W: Write> Engine<W> {
             (0..60).map(|_| if rng.gen_bool(0.6) { ids::cn_mobile(rng) } else { ids::cn_landline(rng) }).collect();
         let (inbound_gap_s, outbound_gap_s) = (rng.gen_range(40.0..120.0), rng.gen_range(60.0..180.0));
         self.hosts[pbx as usize].accounts = dids.clone();
-        let carrier_sip = self.hosts[carrier as usize].sip;
-        for did in &dids {
-            let reg = Registration {
-                client_host: pbx,
-                flavor: Flavor::Fpbx,
-                server_flavor: Flavor::Carrier,
-                client: sip,
-                server: carrier_sip,
-                tcp: false,
-                account: did.clone(),
-                expires: 3600,
-                refresh_us: 3300 * SEC,
-                call_id: Flavor::Fpbx.call_id(&mut self.rng, sip.ip()),
-                from_tag: Flavor::Fpbx.tag(&mut self.rng),
-                cseq: 0,
-                nonce: None,
-            };
-            self.regs.push(reg);
-            let at = t0 + self.rng.gen_range(MS..120 * SEC);
-            self.at(at, Ev::Register(self.regs.len() as u32 - 1));
-        }
-        self.keepalive(pbx, carrier, sip, carrier_sip, false, "asterisk".into(), 60 * SEC);
-        let site = self.trunks.len() as u32;
-        self.trunks.push(Trunk {
-            pbx,
-            carrier,
-            pbx_sip: sip,
-            tcp: false,
-            dids,
-            customers,
-            inbound_gap_s,
-            outbound_gap_s,
-        });
-        for inbound in [true, false] {
-            let at = t0 + self.rng.gen_range(0..30 * SEC);
-            self.at(at, Ev::Trunk { site, inbound });
-        }
+        let accounts = dids.clone();
+        self.start_trunk(pbx, carrier, sip, false, &accounts, dids, customers, (inbound_gap_s, outbound_gap_s), t0);
     }
 
     /// A call centre: a predictive dialler on one carrier trunk, 6–16 channels, short
