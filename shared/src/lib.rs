@@ -5,6 +5,7 @@
 //! (other tools read `duanka-probe analyze --json`): add fields freely, never
 //! rename or remove one.
 
+pub mod events;
 pub mod ids;
 pub mod report;
 

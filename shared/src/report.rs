@@ -143,6 +143,11 @@ pub struct GatewayReport {
     /// SIMs tied to it by matching its SIP calls with cell-side call set-ups.
     #[serde(default)]
     pub linked_imsis: Vec<LinkReport>,
+    /// Its SIP calls, one row each (called number, start, direction), for
+    /// matching against carrier CDRs at the agent; capped per gateway
+    /// (the cap is counted under `limits.call_log`).
+    #[serde(default)]
+    pub call_log: Vec<crate::events::CallObservation>,
     /// GoIP SMS-server keep-alives it sent.
     pub goip_keepalives: u64,
     /// Remote SIM-bank packets it exchanged.

@@ -280,6 +280,7 @@ mod tests {
             rtp: Default::default(),
             lines: vec![],
             linked_imsis: vec![],
+            call_log: Vec::new(),
             goip_keepalives: 0,
             simbank_packets: 0,
             evidence: vec![],

@@ -253,6 +253,7 @@ pub fn gateway_report(host: &Host, db: &SignatureDb, files: &[String]) -> Gatewa
         rtp: rtp_summary(host),
         linked_imsis: Vec::new(),
         lines: line_reports(host),
+        call_log: Vec::new(),
         goip_keepalives: host.goip_keepalives,
         simbank_packets: host.simbank_packets,
         evidence: a.evidence,

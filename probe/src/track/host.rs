@@ -19,6 +19,8 @@ pub const MAX_PORTS: usize = 256;
 pub const MAX_EXPIRES: usize = 16;
 /// Frames kept per evidence item.
 pub const MAX_EVIDENCE_FRAMES: usize = 8;
+/// Calls kept per host in its call log (for CDR matching at the agent).
+pub const MAX_CALL_LOG: usize = 100_000;
 
 /// Where a message came from in the input: file index and frame number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -412,6 +414,8 @@ pub struct Host {
     pub imeis: IdentityList,
     /// ICCIDs its GoIP control plane announced.
     pub iccids: IdentityList,
+    /// Its SIP calls for CDR matching at the agent, at most [`MAX_CALL_LOG`].
+    pub call_log: Vec<duanka_shared::events::CallObservation>,
     /// GoIP SMS-server keep-alives sent.
     pub goip_keepalives: u64,
     /// GoIP channels (line ids) seen in its keep-alives.
@@ -462,6 +466,7 @@ impl Host {
             imsis: IdentityList::default(),
             imeis: IdentityList::default(),
             iccids: IdentityList::default(),
+            call_log: Vec::new(),
             goip_keepalives: 0,
             goip_channels: BoundedSet::new(MAX_ACCOUNTS),
             goip_frames: Vec::new(),

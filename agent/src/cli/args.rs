@@ -1,0 +1,289 @@
+//! Raw command-line arguments.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// duanka-agent: the centre of the duanka SIM-box detection system.
+///
+/// Probes report gateways, SIM links and cell-side observations to it over
+/// HTTPS; carriers import their subscriber registry and call detail records;
+/// it correlates the SIM cards in each gateway with the people they are
+/// registered to and opens one case per cluster for anti-fraud analysts.
+///
+/// Every command that touches the store takes `--data DIR` (default
+/// `./duanka-data`, or `$DUANKA_DATA`).
+#[derive(Debug, Parser)]
+#[command(name = "duanka-agent", version, propagate_version = true)]
+pub struct Cli {
+    /// More log output (-v debug). Logs go to stderr; DUANKA_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors in the log.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTPS API (probe ingest, cases) until SIGINT/SIGTERM.
+    Serve(ServeArgs),
+    /// Enrol, list and revoke probes.
+    #[command(subcommand)]
+    Probe(ProbeCommand),
+    /// Operator tokens for the API.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The carriers' subscriber registry.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// Call detail records.
+    #[command(subcommand)]
+    Cdr(CdrCommand),
+    /// Re-run correlation over the whole store and update cases.
+    Correlate(CorrelateArgs),
+    /// List, show and decide cases.
+    #[command(subcommand)]
+    Cases(CasesCommand),
+}
+
+/// Where the store lives.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// The data directory: database, TLS certificate and key.
+    #[arg(long, value_name = "DIR", env = "DUANKA_DATA", default_value = "duanka-data")]
+    pub data: PathBuf,
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Address to listen on (loopback unless told otherwise).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// PEM certificate chain; without it a self-signed certificate is made in DIR.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// `probe …`.
+#[derive(Debug, Subcommand)]
+pub enum ProbeCommand {
+    /// Enrol a probe: prints its token once, alone on the last line.
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        /// A unique name, e.g. the site.
+        name: String,
+    },
+    /// List probes with their last heartbeat.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a probe's token; its reports are refused from then on.
+    Revoke {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The probe's name.
+        name: String,
+    },
+}
+
+impl ProbeCommand {
+    /// The data directory argument.
+    pub fn data(&self) -> &DataArgs {
+        match self {
+            ProbeCommand::Add { data, .. } | ProbeCommand::List { data, .. } | ProbeCommand::Revoke { data, .. } => {
+                data
+            }
+        }
+    }
+}
+
+/// An operator's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Everything.
+    Admin,
+    /// Reviews cases; sees owners' identities.
+    Analyst,
+    /// Manages probes and imports; never sees personal data.
+    Engineer,
+}
+
+/// `token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make an operator token: printed once, alone on the last line.
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Its role.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// A label (who holds it).
+        #[arg(long, default_value = "operator")]
+        name: String,
+    },
+    /// List tokens (never the tokens themselves).
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by its id (from `token list`).
+    Revoke {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The token's id.
+        id: i64,
+    },
+}
+
+impl TokenCommand {
+    /// The data directory argument.
+    pub fn data(&self) -> &DataArgs {
+        match self {
+            TokenCommand::Add { data, .. } | TokenCommand::List { data, .. } | TokenCommand::Revoke { data, .. } => {
+                data
+            }
+        }
+    }
+}
+
+/// `registry …`.
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Import a registry CSV (header imsi,msisdn,iccid,carrier,owner_id,
+    /// owner_name,outlet_id,outlet_name,channel,activated_at). All or nothing;
+    /// re-importing a SIM updates it.
+    Import(ImportArgs),
+}
+
+impl RegistryCommand {
+    /// The data directory argument.
+    pub fn data(&self) -> &DataArgs {
+        match self {
+            RegistryCommand::Import(a) => &a.data,
+        }
+    }
+}
+
+/// `cdr …`.
+#[derive(Debug, Subcommand)]
+pub enum CdrCommand {
+    /// Import a CDR CSV (header imsi,imei,msisdn,called,start,duration_s,cell).
+    /// All or nothing; re-importing a record updates it.
+    Import(ImportArgs),
+}
+
+impl CdrCommand {
+    /// The data directory argument.
+    pub fn data(&self) -> &DataArgs {
+        match self {
+            CdrCommand::Import(a) => &a.data,
+        }
+    }
+}
+
+/// `registry import` / `cdr import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The CSV file.
+    pub file: PathBuf,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `correlate`.
+#[derive(Debug, Args)]
+pub struct CorrelateArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A case's review state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateArg {
+    /// Not yet looked at.
+    New,
+    /// Someone is on it.
+    Reviewing,
+    /// The cards are confirmed as used for fraud.
+    Confirmed,
+    /// Not fraud (a reason is required).
+    Dismissed,
+}
+
+/// `cases …`.
+#[derive(Debug, Subcommand)]
+pub enum CasesCommand {
+    /// List cases, most severe first.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Only cases in this state.
+        #[arg(long, value_enum)]
+        state: Option<StateArg>,
+        /// Machine-readable output (an array of cases).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one case: gateways, SIMs, owners, outlets, bursts, findings, evidence.
+    Show {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The case id.
+        id: i64,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a case to another state, recording why.
+    Set {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The case id.
+        id: i64,
+        /// The new state.
+        #[arg(value_enum)]
+        state: StateArg,
+        /// Why (kept in the case's history).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+impl CasesCommand {
+    /// The data directory argument.
+    pub fn data(&self) -> &DataArgs {
+        match self {
+            CasesCommand::List { data, .. } | CasesCommand::Show { data, .. } | CasesCommand::Set { data, .. } => data,
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The agent's command line. Raw arguments (clap, `args.rs`) are dispatched
+//! to the module that owns each command.
+//!
+//! Exit codes: 0 success, 1 runtime error (store, network, refused input),
+//! 2 usage error, 3 an import file was refused (row errors; nothing stored).
+
+mod args;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::*;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a runtime failure (store, network, …).
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code: the command line was wrong.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: an import file had bad rows and nothing was stored.
+pub const EXIT_REJECTED: u8 = 3;
+
+/// Parse the process arguments and run; the binary's whole `main`.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    let result = match cli.command {
+        Command::Serve(a) => not_built("serve", &a.data),
+        Command::Probe(c) => not_built("probe", c.data()),
+        Command::Token(c) => not_built("token", c.data()),
+        Command::Registry(c) => not_built("registry", c.data()),
+        Command::Cdr(c) => not_built("cdr", c.data()),
+        Command::Correlate(a) => not_built("correlate", &a.data),
+        Command::Cases(c) => not_built("cases", c.data()),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn not_built(what: &str, _data: &DataArgs) -> anyhow::Result<u8> {
+    anyhow::bail!("`{what}` is not built yet")
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, _) => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DUANKA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

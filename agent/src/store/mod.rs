@@ -1,0 +1,191 @@
+//! The agent's store: one SQLite database (`agent.db`) in the data directory.
+//!
+//! Opened in WAL mode with foreign keys on. Migrations are the SQL files in
+//! `agent/migrations/`, compiled in and applied in order at start-up; each
+//! runs in its own transaction and is recorded in `schema_migrations`, so a
+//! store is always at a known version. They are forward-only.
+//!
+//! All storage goes through this module (and the modules that take a
+//! `&Connection` from it), so that a PostgreSQL back end (SPEC 5) can sit
+//! behind the same interface later.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// The migrations, in the order they apply. Append only.
+const MIGRATIONS: &[(&str, &str)] = &[("0001_initial", include_str!("../../migrations/0001_initial.sql"))];
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "agent.db";
+
+/// A store problem.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The data directory could not be created or read.
+    #[error("data directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// SQLite failed.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A migration failed to apply.
+    #[error("migration {name}: {source}")]
+    Migration {
+        /// The migration's name.
+        name: &'static str,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer agent.
+    #[error("database is at migration {found}, newer than this agent knows ({known}); upgrade the agent")]
+    TooNew {
+        /// The newest migration recorded in the database.
+        found: String,
+        /// The newest this build knows.
+        known: &'static str,
+    },
+}
+
+/// An open store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if needed) the store in `dir` and bring it up to date.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: dir.to_path_buf(), source })?;
+        let conn = Connection::open(dir.join(DB_FILE))?;
+        let mut store = Store { conn, dir: dir.to_path_buf() };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// An in-memory store, for tests.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let conn = Connection::open_in_memory()?;
+        let mut store = Store { conn, dir: PathBuf::new() };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn configure(&mut self) -> Result<(), StoreError> {
+        self.conn.busy_timeout(Duration::from_secs(30))?;
+        // WAL: readers do not block the writer; `synchronous=NORMAL` in WAL mode
+        // still survives a process crash (only an OS crash can lose the last
+        // transactions), which is the failure the agent must survive.
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )?;
+        let newest: Option<String> =
+            self.conn.query_row("SELECT max(name) FROM schema_migrations", [], |r| r.get(0)).optional()?.flatten();
+        let known = MIGRATIONS.last().map(|m| m.0).unwrap_or_default();
+        if let Some(found) = newest {
+            if found.as_str() > known {
+                return Err(StoreError::TooNew { found, known });
+            }
+        }
+        for &(name, sql) in MIGRATIONS {
+            let done: bool = self.conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = ?1)",
+                [name],
+                |r| r.get(0),
+            )?;
+            if done {
+                continue;
+            }
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql).map_err(|source| StoreError::Migration { name, source })?;
+            tx.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?1, ?2)", params![name, now_ms()])?;
+            tx.commit()?;
+            tracing::info!(migration = name, "applied");
+        }
+        Ok(())
+    }
+
+    /// The connection, for the modules that own the tables.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The connection, mutably (transactions).
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// The data directory (empty for an in-memory store).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Now as Unix milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Unix milliseconds as RFC 3339 UTC with milliseconds (`2026-11-23T06:00:00.000Z`).
+pub fn ms_to_rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// RFC 3339 text as Unix milliseconds.
+pub fn rfc3339_to_ms(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_reopen_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let n: i64 = store.conn().query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+        assert_eq!(n as usize, MIGRATIONS.len());
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        let n: i64 = store.conn().query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+        assert_eq!(n as usize, MIGRATIONS.len());
+        let mode: String = store.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.conn().execute("INSERT INTO schema_migrations VALUES ('9999_future', 0)", []).unwrap();
+        drop(store);
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("9999_future"), "{err}");
+    }
+
+    #[test]
+    fn times_round_trip() {
+        let ms = 1_793_583_000_123;
+        assert_eq!(rfc3339_to_ms(&ms_to_rfc3339(ms)), Some(ms));
+        assert_eq!(rfc3339_to_ms("2026-11-23T14:00:00+08:00"), Some(rfc3339_to_ms("2026-11-23T06:00:00Z").unwrap()));
+    }
+}
