@@ -485,7 +485,11 @@ impl<'db> Analyzer<'db> {
             limits,
             sip: summary,
             rtp: rtp_summary.into_report(),
-            cell,
+            cell: cell.summary,
+            cell_messages: cell.messages,
+            cells: cell.cells,
+            subscribers: cell.subscribers,
+            devices: cell.devices,
             gateways,
         }
     }
@@ -561,6 +565,6 @@ mod tests {
         assert_eq!(links, vec![(sim_a, 2), (sim_b, 1)], "{:#?}", gw.linked_imsis);
         assert_eq!(gw.linked_imsis[0].sip_frames, vec![3, 9]);
         assert_eq!(report.cell.setups, 3);
-        assert_eq!(report.cell.subscribers.len(), 2);
+        assert_eq!(report.subscribers.len(), 2);
     }
 }

@@ -223,23 +223,16 @@ pub struct LinkReport {
     pub file: Option<String>,
 }
 
-/// The cell side of the input (GSMTAP).
+/// The cell side of the input (GSMTAP) in totals; what it showed is in the
+/// report's top-level `cell_messages`, `cells`, `subscribers` and `devices`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CellReport {
     /// GSMTAP datagrams read.
     pub gsmtap_packets: u64,
     /// Filler blocks (padding, dummy paging, LAPDm fill).
     pub filler: u64,
-    /// GSM L3 messages by type (`mm.location_updating_request`…).
-    pub messages: BTreeMap<String, u64>,
     /// Problems by kind.
     pub errors: BTreeMap<String, u64>,
-    /// Cells heard (System Information).
-    pub cells: Vec<CellSeen>,
-    /// Subscribers (SIMs) seen.
-    pub subscribers: Vec<SubscriberReport>,
-    /// Devices seen.
-    pub devices: Vec<DeviceReport>,
     /// Calls set up on the cell side.
     pub setups: u64,
 }
@@ -444,9 +437,23 @@ pub struct AnalysisReport {
     /// RTP totals.
     #[serde(default)]
     pub rtp: RtpReport,
-    /// The cell side (GSMTAP), when the input had any.
+    /// The cell side (GSMTAP) in totals.
     #[serde(default)]
     pub cell: CellReport,
+    /// Decoded cell-side messages by type, keyed `<protocol>.<TS 44.018/24.008
+    /// name>` in snake case (`rr.paging_request_1`, `mm.location_updating_request`,
+    /// `cc.setup`, `nas_eps.attach_request`, …).
+    #[serde(default)]
+    pub cell_messages: BTreeMap<String, u64>,
+    /// Cells heard (System Information).
+    #[serde(default)]
+    pub cells: Vec<CellSeen>,
+    /// SIMs seen on the cell side.
+    #[serde(default)]
+    pub subscribers: Vec<SubscriberReport>,
+    /// Devices (IMEI) seen on the cell side.
+    #[serde(default)]
+    pub devices: Vec<DeviceReport>,
     /// Every address that sent or received a SIP request, highest score first.
     pub gateways: Vec<GatewayReport>,
 }

@@ -285,8 +285,23 @@ pub fn attach_links(gateways: &mut [GatewayReport], linker: &Linker, files: &[St
     }
 }
 
+/// The cell side of a report: totals, message counts, cells, SIMs, devices.
+#[derive(Debug, Clone, Default)]
+pub struct CellSide {
+    /// Totals.
+    pub summary: CellReport,
+    /// Messages by type.
+    pub messages: std::collections::BTreeMap<String, u64>,
+    /// Cells heard.
+    pub cells: Vec<CellSeen>,
+    /// SIMs.
+    pub subscribers: Vec<SubscriberReport>,
+    /// Devices.
+    pub devices: Vec<DeviceReport>,
+}
+
 /// The cell side in figures.
-pub fn cell_report(cells: &CellTracker) -> CellReport {
+pub fn cell_report(cells: &CellTracker) -> CellSide {
     let flags = cells.subscriber_flags();
     let mut subscribers: Vec<SubscriberReport> = cells
         .subscribers
@@ -330,11 +345,14 @@ pub fn cell_report(cells: &CellTracker) -> CellReport {
         })
         .collect();
     devices.sort_by(|a, b| a.imei.cmp(&b.imei));
-    CellReport {
-        gsmtap_packets: cells.packets,
-        filler: cells.filler,
+    CellSide {
+        summary: CellReport {
+            gsmtap_packets: cells.packets,
+            filler: cells.filler,
+            errors: cells.errors.iter().map(|(k, v)| ((*k).to_string(), *v)).collect(),
+            setups: cells.setups_seen,
+        },
         messages: cells.messages(),
-        errors: cells.errors.iter().map(|(k, v)| ((*k).to_string(), *v)).collect(),
         cells: cells
             .cells
             .iter()
@@ -342,7 +360,6 @@ pub fn cell_report(cells: &CellTracker) -> CellReport {
             .collect(),
         subscribers,
         devices,
-        setups: cells.setups_seen,
     }
 }
 
