@@ -465,6 +465,7 @@ impl<'db> Analyzer<'db> {
         let mut gateways: Vec<_> = tracker.into_hosts().iter().map(|h| gateway_report(h, db, &names)).collect();
         crate::detect::score::attach_links(&mut gateways, &linker, &names);
         let cell = crate::detect::score::cell_report(&cells);
+        crate::detect::score::add_cell_evidence(&mut gateways, &cell.subscribers, &cell.devices, db);
         gateways.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.address.cmp(&b.address)));
         let mut decode_errors = counters.by_name(Class::Decode);
         let mut limits = counters.by_name(Class::Limit);
@@ -561,9 +562,11 @@ mod tests {
         }
         let report = a.report();
         let gw = report.gateways.iter().find(|g| g.address == "192.0.2.10").unwrap();
-        let links: Vec<(&str, u64)> = gw.linked_imsis.iter().map(|l| (l.imsi.as_str(), l.calls_matched)).collect();
-        assert_eq!(links, vec![(sim_a, 2), (sim_b, 1)], "{:#?}", gw.linked_imsis);
-        assert_eq!(gw.linked_imsis[0].sip_frames, vec![3, 9]);
+        let links: Vec<(&str, u64)> = gw.imsis.iter().map(|l| (l.imsi.as_str(), l.calls_matched)).collect();
+        assert_eq!(links, vec![(sim_a, 2), (sim_b, 1)], "{:#?}", gw.imsis);
+        assert_eq!(gw.imsis[0].sip_frames, vec![3, 9]);
+        assert_eq!(gw.imsis[0].sources, vec!["call_match"]);
+        assert!(gw.imsis[0].confidence > gw.imsis[1].confidence);
         assert_eq!(report.cell.setups, 3);
         assert_eq!(report.subscribers.len(), 2);
     }

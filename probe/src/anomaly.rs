@@ -92,6 +92,8 @@ anomalies! {
     TcpReorderBufferFull => "tcp_reorder_buffer_full", Limit;
     /// The dialog table was full; a new call was not tracked.
     DialogTableFull => "dialog_table_full", Limit;
+    /// A host's call log was full; a call was counted but not logged for the agent.
+    CallLogFull => "call_log", Limit;
     /// The registration table was full; a new binding was not tracked.
     RegistrationTableFull => "registration_table_full", Limit;
     /// The address table was full; a new address was not tracked.

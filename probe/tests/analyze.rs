@@ -591,11 +591,15 @@ fn goip_keepalive_identities_attach_to_the_gateway_and_the_password_never_shows(
     for (field, value) in [("imsis", IMSI), ("imeis", IMEI), ("iccids", ICCID)] {
         let ids = g[field].as_array().unwrap();
         assert_eq!(ids.len(), 1, "{field}: {g:#}");
-        assert_eq!(ids[0]["value"], value);
+        let key = if field == "imsis" { "imsi" } else { "value" };
+        assert_eq!(ids[0][key], value);
         assert_eq!(ids[0]["valid"], true);
         assert_eq!(ids[0]["channel"], "goip1");
         assert_eq!(ids[0]["frames"], serde_json::json!([1, 3]));
     }
+    // An announced SIM is a link of full confidence.
+    assert_eq!(g["imsis"][0]["confidence"], 1.0);
+    assert_eq!(g["imsis"][0]["sources"], serde_json::json!(["control_plane"]));
     assert_eq!(g["verdict"], "simbox", "control-plane and SIM-bank evidence: {g:#}");
     let ids = evidence_ids(g);
     assert!(ids.contains(&"goip.control_plane".to_string()) && ids.contains(&"goip.simbank".to_string()), "{ids:?}");

@@ -129,8 +129,10 @@ pub struct GatewayReport {
     pub detection_latency_s: Option<f64>,
     /// Its call behaviour in figures.
     pub behaviour: BehaviourSummary,
-    /// SIM identities (IMSI) its GoIP control plane announced.
-    pub imsis: Vec<IdentityReport>,
+    /// SIM cards (IMSIs) linked to it: announced by its GoIP control plane,
+    /// or found by matching its SIP calls with cell-side call set-ups (or
+    /// both), most confident first.
+    pub imsis: Vec<SimLink>,
     /// Module identities (IMEI) its GoIP control plane announced.
     pub imeis: Vec<IdentityReport>,
     /// SIM card numbers (ICCID) its GoIP control plane announced.
@@ -140,9 +142,6 @@ pub struct GatewayReport {
     /// Its lines: SIP accounts it registers (`sip:user@host`) and GoIP
     /// channels its control plane reports calls on (`goip:<channel>`).
     pub lines: Vec<LineReport>,
-    /// SIMs tied to it by matching its SIP calls with cell-side call set-ups.
-    #[serde(default)]
-    pub linked_imsis: Vec<LinkReport>,
     /// Its SIP calls, one row each (called number, start, direction), for
     /// matching against carrier CDRs at the agent; capped per gateway
     /// (the cap is counted under `limits.call_log`).
@@ -202,24 +201,44 @@ pub struct BehaviourSummary {
     pub mean_line_idle_gap_s: Option<f64>,
 }
 
-/// A SIM tied to a gateway by matched calls (SIP leg ↔ GSM leg).
+/// How a SIM was tied to a gateway.
+pub mod link_source {
+    /// The gateway's GoIP control plane announced it (keep-alive).
+    pub const CONTROL_PLANE: &str = "control_plane";
+    /// Its SIP calls matched the SIM's GSM call set-ups.
+    pub const CALL_MATCH: &str = "call_match";
+}
+
+/// A SIM (IMSI) tied to a gateway.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LinkReport {
-    /// The SIM.
+pub struct SimLink {
+    /// The SIM's IMSI.
     pub imsi: String,
-    /// The device seen with it on the cell side, if any.
+    /// How sure the link is, 0..=1: 1 for a valid IMSI the gateway announced
+    /// itself; for call matching, matched / (matched + ambiguous) damped for
+    /// few calls (n / (n + 1)); the larger when both apply.
+    pub confidence: f64,
+    /// `control_plane`, `call_match` (see [`link_source`]).
+    pub sources: Vec<String>,
+    /// Whether the IMSI is well formed (15 digits).
+    pub valid: bool,
+    /// The gateway channel (line) that announced it, if known.
+    pub channel: Option<String>,
+    /// The device (IMEI) seen with it on the cell side, if any.
     pub imei: Option<String>,
-    /// Calls matched one to one.
+    /// Calls matched one to one (SIP INVITE ↔ GSM CC Setup).
     pub calls_matched: u64,
     /// Calls where another SIM fitted as well (not counted as matches).
     pub calls_ambiguous: u64,
-    /// matched / (matched + ambiguous), damped for few calls.
-    pub confidence: f64,
+    /// Control-plane messages that carried it.
+    pub occurrences: u64,
+    /// First control-plane frames that carried it.
+    pub frames: Vec<u64>,
     /// Frames of the first matched SIP INVITEs.
     pub sip_frames: Vec<u64>,
     /// Frames of the GSM CC Setups they matched.
     pub gsm_frames: Vec<u64>,
-    /// The capture file of those frames (of the first pair).
+    /// The capture file of those frames.
     pub file: Option<String>,
 }
 

@@ -279,7 +279,6 @@ mod tests {
             iccids: vec![],
             rtp: Default::default(),
             lines: vec![],
-            linked_imsis: vec![],
             call_log: Vec::new(),
             goip_keepalives: 0,
             simbank_packets: 0,

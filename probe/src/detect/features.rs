@@ -46,10 +46,24 @@ pub enum FeatureKind {
     KeepaliveCadence,
     /// Its lines take the next call within seconds of the last one ending.
     BackToBackLines,
+    /// A device linked to it carried many SIMs (IMSI rotation, SIM bank).
+    CellSimRotation,
+    /// A SIM linked to it was seen in many devices (IMEI randomisation).
+    CellManyImeis,
+    /// SIMs linked to it attached or detached together at one cell.
+    CellCohort,
+    /// SIMs linked to it never left one location area.
+    CellStationary,
+    /// SIMs linked to it only ever originated calls, to many numbers.
+    CellOriginatingOnly,
+    /// A device linked to it sent an IMEI with a wrong Luhn check digit.
+    CellImeiLuhnInvalid,
+    /// A device linked to it is a modem module (its TAC is in the modem list).
+    CellModemTac,
 }
 
 impl FeatureKind {
-    const ALL: [(FeatureKind, &'static str); 14] = [
+    const ALL: [(FeatureKind, &'static str); 21] = [
         (FeatureKind::TerminatesOnly, "behaviour.terminates_only"),
         (FeatureKind::LowAnswerRatio, "behaviour.low_answer_ratio"),
         (FeatureKind::ShortCalls, "behaviour.short_calls"),
@@ -64,6 +78,13 @@ impl FeatureKind {
         (FeatureKind::SimBank, "goip.simbank"),
         (FeatureKind::KeepaliveCadence, "behaviour.keepalive_cadence"),
         (FeatureKind::BackToBackLines, "behaviour.back_to_back_lines"),
+        (FeatureKind::CellSimRotation, "cell.sim_rotation"),
+        (FeatureKind::CellManyImeis, "cell.many_imeis"),
+        (FeatureKind::CellCohort, "cell.cohort"),
+        (FeatureKind::CellStationary, "cell.stationary"),
+        (FeatureKind::CellOriginatingOnly, "cell.originating_only"),
+        (FeatureKind::CellImeiLuhnInvalid, "cell.imei_luhn_invalid"),
+        (FeatureKind::CellModemTac, "cell.modem_tac"),
     ];
 
     /// The id used in the database file and in evidence.
@@ -75,8 +96,14 @@ impl FeatureKind {
         Self::ALL.iter().find(|(_, i)| *i == id).map(|(k, _)| *k)
     }
 
+    /// Whether it is judged on the cell side of the SIMs linked to an
+    /// address ([`super::cell_features`]) rather than on its SIP behaviour.
+    pub fn is_cell(self) -> bool {
+        self.id().starts_with("cell.")
+    }
+
     /// Whether the threshold is a lower bound (observed >= threshold fires).
-    fn at_least(self) -> bool {
+    pub(crate) fn at_least(self) -> bool {
         !matches!(
             self,
             FeatureKind::LowAnswerRatio
@@ -391,6 +418,14 @@ pub fn evaluate(features: &[Feature], numbering: &Numbering, host: &Host) -> Vec
             FeatureKind::BackToBackLines => host.lines.mean_idle_gap_s().filter(|(_, n)| *n >= MIN_LINE_GAPS).map(|(g, n)| {
                 (g, format!("the next call starts {g:.1} s after the last ended, on average over {n} calls on its lines"))
             }),
+            // Judged after links are known, by `cell_features::evaluate`.
+            FeatureKind::CellSimRotation
+            | FeatureKind::CellManyImeis
+            | FeatureKind::CellCohort
+            | FeatureKind::CellStationary
+            | FeatureKind::CellOriginatingOnly
+            | FeatureKind::CellImeiLuhnInvalid
+            | FeatureKind::CellModemTac => None,
             FeatureKind::FastRegistration => (accounts >= 2)
                 .then(|| host.lines.mean_refresh_s())
                 .flatten()

@@ -5,6 +5,7 @@
 //! the database's thresholds. Every counted and uncounted item is reported
 //! with its weight, observed value, rule and frames, so an analyst sees why.
 
+pub mod cell_features;
 pub mod features;
 pub mod score;
 pub mod signatures;

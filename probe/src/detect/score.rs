@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, UNIX_EPOCH};
 
 use duanka_shared::report::{
-    BehaviourSummary, CellReport, CellSeen, DeviceReport, Evidence, EvidenceKind, GatewayReport, IdentityReport,
-    LineReport, LinkReport, RtpSummary, SubscriberReport, Verdict,
+    link_source, BehaviourSummary, CellReport, CellSeen, DeviceReport, Evidence, EvidenceKind, GatewayReport,
+    IdentityReport, LineReport, RtpSummary, SimLink, SubscriberReport, Verdict,
 };
 
 use std::collections::HashMap;
@@ -156,6 +156,29 @@ fn identities(list: &IdentityList, files: &[String]) -> Vec<IdentityReport> {
         .collect()
 }
 
+/// The SIMs a gateway's control plane announced, as links.
+fn announced_sims(list: &IdentityList, files: &[String]) -> Vec<SimLink> {
+    list.items
+        .iter()
+        .map(|i| SimLink {
+            imsi: i.value.to_string(),
+            // The gateway names the SIM itself; a malformed IMSI names nothing.
+            confidence: if i.valid { 1.0 } else { 0.0 },
+            sources: vec![link_source::CONTROL_PLANE.to_string()],
+            valid: i.valid,
+            channel: i.channel.as_deref().map(str::to_string),
+            imei: None,
+            calls_matched: 0,
+            calls_ambiguous: 0,
+            occurrences: i.occurrences,
+            frames: i.frames.clone(),
+            sip_frames: Vec::new(),
+            gsm_frames: Vec::new(),
+            file: files.get(i.file as usize).cloned(),
+        })
+        .collect()
+}
+
 fn line_reports(host: &Host) -> Vec<LineReport> {
     let mut v: Vec<LineReport> = host
         .lines
@@ -247,40 +270,128 @@ pub fn gateway_report(host: &Host, db: &SignatureDb, files: &[String]) -> Gatewa
         first_call_at: host.first_call_ts.map(rfc3339),
         detection_latency_s: latency,
         behaviour: behaviour_summary(host),
-        imsis: identities(&host.imsis, files),
+        imsis: announced_sims(&host.imsis, files),
         imeis: identities(&host.imeis, files),
         iccids: identities(&host.iccids, files),
         rtp: rtp_summary(host),
-        linked_imsis: Vec::new(),
         lines: line_reports(host),
-        call_log: Vec::new(),
+        call_log: host.call_log.clone(),
         goip_keepalives: host.goip_keepalives,
         simbank_packets: host.simbank_packets,
         evidence: a.evidence,
     }
 }
 
-/// Put each gateway's SIM links (from matched call legs) into its report,
-/// strongest first.
+/// Merge each gateway's SIM links from matched call legs into its `imsis`
+/// (beside the SIMs its control plane announced), most confident first.
 pub fn attach_links(gateways: &mut [GatewayReport], linker: &Linker, files: &[String]) {
-    let mut by_gateway: HashMap<String, Vec<LinkReport>> = HashMap::new();
+    let mut by_gateway: HashMap<String, Vec<(&String, &crate::track::links::Link)>> = HashMap::new();
     for ((gw, imsi), l) in &linker.links {
-        let file = l.frames.first().and_then(|(s, _)| files.get(s.file as usize).cloned());
-        by_gateway.entry(gw.to_string()).or_default().push(LinkReport {
-            imsi: imsi.clone(),
-            imei: l.imei.clone(),
-            calls_matched: l.matched,
-            calls_ambiguous: l.ambiguous,
-            confidence: (l.confidence() * 1000.0).round() / 1000.0,
-            sip_frames: l.frames.iter().map(|(s, _)| s.number).collect(),
-            gsm_frames: l.frames.iter().map(|(_, g)| g.number).collect(),
-            file,
-        });
+        by_gateway.entry(gw.to_string()).or_default().push((imsi, l));
     }
     for g in gateways {
-        if let Some(mut links) = by_gateway.remove(&g.address) {
-            links.sort_by(|a, b| b.calls_matched.cmp(&a.calls_matched).then_with(|| a.imsi.cmp(&b.imsi)));
-            g.linked_imsis = links;
+        for (imsi, l) in by_gateway.remove(&g.address).unwrap_or_default() {
+            let confidence = (l.confidence() * 1000.0).round() / 1000.0;
+            let sip_frames: Vec<u64> = l.frames.iter().map(|(s, _)| s.number).collect();
+            let gsm_frames: Vec<u64> = l.frames.iter().map(|(_, f)| f.number).collect();
+            let file = l.frames.first().and_then(|(s, _)| files.get(s.file as usize).cloned());
+            match g.imsis.iter_mut().find(|s| &s.imsi == imsi) {
+                Some(s) => {
+                    s.confidence = s.confidence.max(confidence);
+                    s.sources.push(link_source::CALL_MATCH.to_string());
+                    s.imei = s.imei.take().or_else(|| l.imei.clone());
+                    s.calls_matched = l.matched;
+                    s.calls_ambiguous = l.ambiguous;
+                    s.sip_frames = sip_frames;
+                    s.gsm_frames = gsm_frames;
+                    s.file = s.file.take().or(file);
+                }
+                None => g.imsis.push(SimLink {
+                    imsi: imsi.clone(),
+                    confidence,
+                    sources: vec![link_source::CALL_MATCH.to_string()],
+                    valid: duanka_shared::ids::Imsi::parse(imsi).is_ok(),
+                    channel: None,
+                    imei: l.imei.clone(),
+                    calls_matched: l.matched,
+                    calls_ambiguous: l.ambiguous,
+                    occurrences: 0,
+                    frames: Vec::new(),
+                    sip_frames,
+                    gsm_frames,
+                    file,
+                }),
+            }
+        }
+        g.imsis.sort_by(|a, b| {
+            b.confidence
+                .total_cmp(&a.confidence)
+                .then_with(|| b.calls_matched.cmp(&a.calls_matched))
+                .then_with(|| a.imsi.cmp(&b.imsi))
+        });
+    }
+}
+
+/// Add the cell-side evidence of each gateway (what its linked SIMs and
+/// devices did on the air, [`super::cell_features`]) and re-score it. Runs
+/// after [`attach_links`], on the finished report.
+pub fn add_cell_evidence(
+    gateways: &mut [GatewayReport],
+    subscribers: &[SubscriberReport],
+    devices: &[DeviceReport],
+    db: &SignatureDb,
+) {
+    if subscribers.is_empty() && devices.is_empty() {
+        return;
+    }
+    let index = super::cell_features::CellIndex::new(subscribers, devices);
+    for g in gateways {
+        let hits = super::cell_features::evaluate(&db.features, &db.modem_tacs, g, &index);
+        if hits.is_empty() {
+            continue;
+        }
+        // The GSM call set-ups that tied the SIMs to it are the packets behind the evidence.
+        let (frames, file) = g
+            .imsis
+            .iter()
+            .find(|l| !l.gsm_frames.is_empty())
+            .map(|l| (l.gsm_frames.clone(), l.file.clone()))
+            .unwrap_or_default();
+        let mut groups: HashSet<String> = g.evidence.iter().filter(|e| e.counted).map(|e| e.id.clone()).collect();
+        for hit in hits {
+            let f = &db.features[hit.index];
+            let counted = groups.insert(f.group.clone());
+            if counted {
+                g.score += f.weight;
+            }
+            g.evidence.push(Evidence {
+                kind: EvidenceKind::Feature,
+                id: f.kind.id().to_string(),
+                weight: f.weight,
+                detail: f.description.clone(),
+                observed: hit.observed,
+                threshold: hit.rule,
+                vendor: None,
+                counted,
+                occurrences: g.imsis.len() as u64,
+                frames: frames.clone(),
+                file: file.clone(),
+            });
+        }
+        g.score = (g.score * 1000.0).round() / 1000.0;
+        g.evidence.sort_by(|a, b| b.weight.total_cmp(&a.weight).then_with(|| a.id.cmp(&b.id)));
+        g.verdict = verdict(g.score, &db.thresholds);
+        if g.verdict != Verdict::Clean && g.vendor.is_none() {
+            let mut by_vendor: BTreeMap<&str, f64> = BTreeMap::new();
+            for e in g.evidence.iter().filter(|e| e.counted) {
+                if let Some(v) = &e.vendor {
+                    *by_vendor.entry(v.as_str()).or_default() += e.weight;
+                }
+            }
+            g.vendor = by_vendor
+                .into_iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(a.0)))
+                .map(|(v, _)| v.to_string());
         }
     }
 }

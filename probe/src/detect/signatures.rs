@@ -6,7 +6,7 @@
 //! Every field a signature looks at describes the sender of the message, so
 //! a match is evidence about the message's source address.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
@@ -52,6 +52,21 @@ struct FileRepr {
     behaviour: Option<NumberingRepr>,
     #[serde(default, rename = "feature")]
     features: Vec<FeatureRepr>,
+    #[serde(default, rename = "modem_tac")]
+    modem_tacs: Vec<ModemTac>,
+}
+
+/// A Type Allocation Code (the first 8 digits of an IMEI) of a cellular
+/// modem module: such devices are found in SIM boxes, not in people's pockets.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModemTac {
+    /// 8 digits.
+    pub tac: String,
+    /// The module's maker.
+    pub vendor: String,
+    /// The module.
+    pub model: String,
 }
 
 /// Score thresholds for the verdicts.
@@ -142,6 +157,8 @@ pub struct SignatureDb {
     pub numbering: Numbering,
     /// The behaviour features in file order.
     pub features: Vec<Feature>,
+    /// Modem-module TACs by TAC.
+    pub modem_tacs: HashMap<String, ModemTac>,
 }
 
 impl SignatureDb {
@@ -207,7 +224,16 @@ impl SignatureDb {
             }
             features.push(f);
         }
-        Ok(SignatureDb { version: repr.version, thresholds: t, signatures, numbering, features })
+        let mut modem_tacs = HashMap::new();
+        for (i, m) in repr.modem_tacs.into_iter().enumerate() {
+            if m.tac.len() != 8 || !m.tac.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err(format!("modem_tac #{}: tac must be 8 digits, got {:?}", i + 1, m.tac)));
+            }
+            if modem_tacs.insert(m.tac.clone(), m).is_some() {
+                return Err(err(format!("modem_tac #{}: duplicate tac", i + 1)));
+            }
+        }
+        Ok(SignatureDb { version: repr.version, thresholds: t, signatures, numbering, features, modem_tacs })
     }
 
     /// Run every signature over one message from its sender; `hit` gets the

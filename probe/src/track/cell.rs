@@ -28,7 +28,7 @@ pub const MAX_CELLS: usize = 10_000;
 pub const CHANNEL_HOLD: Micros = 60_000_000;
 /// Per-subscriber lists (cells, IMEIs, TMSIs, called numbers) are capped at this.
 pub const MAX_PER_SUBSCRIBER: usize = 64;
-/// IMSI attaches this close together at one location area form a cohort.
+/// IMSI attaches (or detaches) this close together at one location area form a cohort.
 pub const COHORT_WINDOW: Micros = 10_000_000;
 /// SIMs needed for a cohort (synchronised power-on of a SIM box).
 pub const MIN_COHORT: usize = 4;
@@ -73,6 +73,8 @@ pub struct Subscriber {
     pub paging_responses: u64,
     /// Times of its IMSI attaches (capped), for cohort detection.
     pub attach_times: Vec<Micros>,
+    /// Times of its IMSI detaches (capped), for cohort detection.
+    pub detach_times: Vec<Micros>,
     /// Distinct numbers it called (capped).
     pub called: Vec<String>,
     /// First and last time seen.
@@ -223,6 +225,9 @@ impl CellTracker {
             Message::ImsiDetachIndication { identity } => {
                 if let Some(s) = self.subscriber_of(&identity, ts) {
                     s.detaches += 1;
+                    if s.detach_times.len() < MAX_PER_SUBSCRIBER {
+                        s.detach_times.push(ts);
+                    }
                 }
             }
             Message::CmServiceRequest { identity, .. } => {
@@ -338,37 +343,18 @@ impl CellTracker {
         gsm.chain(nas).collect()
     }
 
-    /// Signs of a SIM box per subscriber (SPEC 3.4), by IMSI: attached in a
-    /// cohort with others at one location area, never moved, only ever
+    /// Signs of a SIM box per subscriber (SPEC 3.4), by IMSI: attached or
+    /// detached in a cohort with others at one location area (a SIM box
+    /// powering its modules on or off together), never moved, only ever
     /// originating calls to many numbers, used in many devices.
     pub fn subscriber_flags(&self) -> HashMap<&str, Vec<&'static str>> {
         let mut flags: HashMap<&str, Vec<&'static str>> = HashMap::new();
-        // Cohorts: IMSI attaches at one location area within COHORT_WINDOW of each other.
-        let mut attaches: Vec<(CellId, Micros, &str)> = self
-            .subscribers
-            .iter()
-            .flat_map(|(imsi, s)| {
-                let la = s.cells.first().copied().unwrap_or_default();
-                s.attach_times.iter().map(move |t| (la, *t, imsi.as_str()))
-            })
-            .collect();
-        attaches.sort_unstable();
-        let mut start = 0;
-        for end in 1..=attaches.len() {
-            let split = end == attaches.len()
-                || attaches[end].0 != attaches[end - 1].0
-                || attaches[end].1.saturating_sub(attaches[end - 1].1) > COHORT_WINDOW;
-            if split {
-                let group = &attaches[start..end];
-                let mut imsis: Vec<&str> = group.iter().map(|a| a.2).collect();
-                imsis.sort_unstable();
-                imsis.dedup();
-                if imsis.len() >= MIN_COHORT {
-                    for imsi in imsis {
-                        flags.entry(imsi).or_default().push("attach_cohort");
-                    }
-                }
-                start = end;
+        for (flag, times) in [
+            ("attach_cohort", (|s: &Subscriber| &s.attach_times) as fn(&Subscriber) -> &Vec<Micros>),
+            ("detach_cohort", |s: &Subscriber| &s.detach_times),
+        ] {
+            for imsi in self.cohorts(times) {
+                flags.entry(imsi).or_default().push(flag);
             }
         }
         for (imsi, s) in &self.subscribers {
@@ -387,6 +373,40 @@ impl CellTracker {
         }
         flags.retain(|_, f| !f.is_empty());
         flags
+    }
+
+    /// IMSIs whose events (attach or detach times, from `times`) fall within
+    /// [`COHORT_WINDOW`] of each other at one location area, in groups of at
+    /// least [`MIN_COHORT`] SIMs.
+    fn cohorts<'a>(&'a self, times: fn(&Subscriber) -> &Vec<Micros>) -> Vec<&'a str> {
+        let mut events: Vec<(CellId, Micros, &str)> = self
+            .subscribers
+            .iter()
+            .flat_map(|(imsi, s)| {
+                let la = s.cells.first().copied().unwrap_or_default();
+                times(s).iter().map(move |t| (la, *t, imsi.as_str()))
+            })
+            .collect();
+        events.sort_unstable();
+        let mut found = Vec::new();
+        let mut start = 0;
+        for end in 1..=events.len() {
+            let split = end == events.len()
+                || events[end].0 != events[end - 1].0
+                || events[end].1.saturating_sub(events[end - 1].1) > COHORT_WINDOW;
+            if split {
+                let mut imsis: Vec<&str> = events[start..end].iter().map(|a| a.2).collect();
+                imsis.sort_unstable();
+                imsis.dedup();
+                if imsis.len() >= MIN_COHORT {
+                    found.extend(imsis);
+                }
+                start = end;
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
     }
 
     /// Calls set up since the last call.
@@ -437,6 +457,13 @@ pub(crate) mod fixtures {
         m
     }
 
+    /// MM IMSI Detach Indication (TS 24.008 9.2.12): classmark 1, then the identity.
+    pub fn imsi_detach(imsi: &str) -> Vec<u8> {
+        let mut m = vec![0x05, 0x01, 0x33];
+        m.extend(identity(imsi));
+        m
+    }
+
     /// MM CM Service Request for a mobile-originating call.
     pub fn cm_service_request(imsi: &str) -> Vec<u8> {
         let mut m = vec![0x05, 0x24, 0x01, 0x03, 0x57, 0x18, 0x81];
@@ -459,7 +486,7 @@ pub(crate) mod fixtures {
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{abis, cm_service_request, lu_request, setup};
+    use super::fixtures::{abis, cm_service_request, imsi_detach, lu_request, setup};
     use super::*;
     use crate::track::host::FrameRef;
 
@@ -502,6 +529,28 @@ mod tests {
         let flags = t.subscriber_flags();
         assert_eq!(flags.values().filter(|f| f.contains(&"attach_cohort")).count(), 5, "{flags:?}");
         assert!(!flags.contains_key("460009999999999"));
+    }
+
+    #[test]
+    fn sims_detaching_together_form_a_cohort_and_stragglers_do_not() {
+        let mut t = CellTracker::new();
+        // Five SIMs attach over an hour (no attach cohort), then power off within 3 s.
+        for i in 0..5u64 {
+            let imsi = format!("46000123456789{i}");
+            t.datagram(i * 900_000_000, &abis(1, &lu_request(&imsi)), f(i + 1));
+            t.datagram(5_000_000_000 + i * 700_000, &abis(1, &imsi_detach(&imsi)), f(i + 10));
+        }
+        // Three more detach together: below MIN_COHORT.
+        for i in 0..3u64 {
+            let imsi = format!("46000765432100{i}");
+            t.datagram(i * 900_000_000 + 1, &abis(1, &lu_request(&imsi)), f(i + 20));
+            t.datagram(9_000_000_000 + i * 100_000, &abis(1, &imsi_detach(&imsi)), f(i + 30));
+        }
+        let flags = t.subscriber_flags();
+        let with = |flag: &str| flags.values().filter(|f| f.contains(&flag)).count();
+        assert_eq!(with("detach_cohort"), 5, "{flags:?}");
+        assert_eq!(with("attach_cohort"), 0, "{flags:?}");
+        assert_eq!(t.subscribers["460001234567890"].detaches, 1);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use super::behaviour::Behaviour;
 use crate::anomaly::{Anomaly, Counters};
 use crate::capture::Micros;
+use duanka_shared::events::CallObservation;
 
 /// Accounts remembered per address.
 pub const MAX_ACCOUNTS: usize = 1024;
@@ -21,6 +22,8 @@ pub const MAX_EXPIRES: usize = 16;
 pub const MAX_EVIDENCE_FRAMES: usize = 8;
 /// Calls kept per host in its call log (for CDR matching at the agent).
 pub const MAX_CALL_LOG: usize = 100_000;
+/// Latest logged calls searched when an answer arrives.
+const ANSWER_SEARCH: usize = 512;
 
 /// Where a message came from in the input: file index and frame number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,7 +418,7 @@ pub struct Host {
     /// ICCIDs its GoIP control plane announced.
     pub iccids: IdentityList,
     /// Its SIP calls for CDR matching at the agent, at most [`MAX_CALL_LOG`].
-    pub call_log: Vec<duanka_shared::events::CallObservation>,
+    pub call_log: Vec<CallObservation>,
     /// GoIP SMS-server keep-alives sent.
     pub goip_keepalives: u64,
     /// GoIP channels (line ids) seen in its keep-alives.
@@ -441,6 +444,23 @@ pub struct Host {
 }
 
 impl Host {
+    /// Log a call for the agent; false when the log is full.
+    pub fn log_call(&mut self, call: CallObservation) -> bool {
+        if self.call_log.len() >= MAX_CALL_LOG {
+            return false;
+        }
+        self.call_log.push(call);
+        true
+    }
+
+    /// Mark the logged call that started at `start` answered. Answers come
+    /// soon after their INVITE, so only the latest calls are searched.
+    pub fn call_answered(&mut self, start: &str) {
+        if let Some(c) = self.call_log.iter_mut().rev().take(ANSWER_SEARCH).find(|c| c.start == start) {
+            c.answered = true;
+        }
+    }
+
     /// A host first seen at `ts`.
     pub fn new(addr: IpAddr, ts: Micros) -> Host {
         Host {

@@ -16,6 +16,7 @@ use crate::anomaly::{Anomaly, Counters};
 use crate::capture::Micros;
 use crate::detect::features::Numbering;
 use crate::dissect::sip::{self, Method, StartLine};
+use duanka_shared::events::{CallObservation, Direction};
 
 /// Calls followed at once.
 pub const MAX_DIALOGS: usize = 200_000;
@@ -371,6 +372,23 @@ impl SipTracker {
             }
         }
         let from_user = msg.from().and_then(|f| f.uri.user).unwrap_or_default();
+        let called = super::links::normalise_number(&String::from_utf8_lossy(uri.user.unwrap_or_default()));
+        let calling = (!from_user.is_empty()).then(|| String::from_utf8_lossy(from_user).into_owned());
+        let start = crate::detect::score::rfc3339(meta.ts);
+        for (ip, direction) in [(meta.dst.ip(), Direction::In), (meta.src.ip(), Direction::Out)] {
+            if let Some(h) = self.hosts.get_mut(&ip) {
+                let call = CallObservation {
+                    called: called.clone(),
+                    calling: calling.clone(),
+                    start: start.clone(),
+                    direction,
+                    answered: false,
+                };
+                if !h.log_call(call) {
+                    counters.add(Anomaly::CallLogFull);
+                }
+            }
+        }
         self.new_calls.push(NewCall {
             ts: meta.ts,
             callee: meta.dst.ip(),
@@ -425,9 +443,11 @@ impl SipTracker {
                 d.final_code = Some(code);
                 let (caller, callee) = (d.caller.ip(), d.callee.ip());
                 self.totals.calls_answered += 1;
+                let start = crate::detect::score::rfc3339(d.setup_ts);
                 for ip in [caller, callee] {
                     if let Some(h) = self.hosts.get_mut(&ip) {
                         h.calls_answered += 1;
+                        h.call_answered(&start);
                     }
                 }
             }
