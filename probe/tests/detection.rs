@@ -37,5 +37,22 @@ fn mixed_scenario_meets_the_targets() {
             assert!(r["by_kind"][negative]["hosts"].as_u64().unwrap() >= 3, "seed {seed}: {negative} present");
         }
         assert!(r["latency"]["p50_s"].as_f64().unwrap() <= 300.0, "seed {seed}: median latency: {r:#}");
+
+        // The cell side: gateway↔SIM links and the SIM-box flags.
+        let c = &r["cell"];
+        let links = &c["links"];
+        assert!(links["expected"].as_u64().unwrap() >= 100, "seed {seed}: links to find: {c:#}");
+        assert!(links["precision"].as_f64().unwrap() >= 0.99, "seed {seed}: link precision: {c:#}");
+        assert!(links["recall"].as_f64().unwrap() >= 0.95, "seed {seed}: link recall: {c:#}");
+        let flag = |name: &str| &c["flags"][name];
+        // SIM rotation: the SIM-bank gateways' modules carry several SIMs, and nothing else does.
+        assert!(flag("sim_rotation")["on_simboxes"].as_u64().unwrap() >= 1, "seed {seed}: rotation: {c:#}");
+        assert_eq!(flag("sim_rotation")["precision"], 1.0, "seed {seed}: rotation: {c:#}");
+        // Cohorts: every gateway powers its modules on together.
+        let boxes = c["simboxes_on_air"].as_u64().unwrap();
+        assert!(boxes >= 20, "seed {seed}: {c:#}");
+        assert_eq!(flag("attach_cohort")["simboxes_with_flag"].as_u64().unwrap(), boxes, "seed {seed}: {c:#}");
+        assert!(flag("attach_cohort")["precision"].as_f64().unwrap() >= 0.9, "seed {seed}: {c:#}");
+        assert!(flag("detach_cohort")["simboxes_with_flag"].as_u64().unwrap() >= 1, "seed {seed}: {c:#}");
     }
 }

@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
 
 /// The verdict on one address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Score below the suspect threshold.
+    #[default]
     Clean,
     /// Score at or above the suspect threshold, below the SIM-box threshold.
     Suspect,
@@ -82,7 +83,7 @@ pub struct Evidence {
 }
 
 /// Everything known about one address that sent or received a SIP request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GatewayReport {
     /// The IP address (v4 or v6) as text.
     pub address: String,
@@ -295,7 +296,7 @@ pub struct SubscriberReport {
     /// Pages it answered.
     #[serde(default)]
     pub paging_responses: u64,
-    /// Signs of a SIM box: `attach_cohort`, `stationary`,
+    /// Signs of a SIM box: `attach_cohort`, `detach_cohort`, `stationary`,
     /// `originating_only_many_callees`, `many_imeis`.
     #[serde(default)]
     pub flags: Vec<String>,

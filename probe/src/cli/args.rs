@@ -67,6 +67,12 @@ pub struct EvalArgs {
     /// Exit 3 when overall recall is below this.
     #[arg(long, value_name = "R")]
     pub min_recall: Option<f64>,
+    /// Exit 3 when gateway↔SIM link precision is below this (labels with a cell side).
+    #[arg(long, value_name = "P")]
+    pub min_link_precision: Option<f64>,
+    /// Exit 3 when gateway↔SIM link recall is below this (labels with a cell side).
+    #[arg(long, value_name = "R")]
+    pub min_link_recall: Option<f64>,
     /// Never draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,

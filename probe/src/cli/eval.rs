@@ -3,8 +3,14 @@
 //! Precision, recall and F1 over addresses (a positive is a `simbox`
 //! verdict), split by the labelled kind of host, and detection latency (from
 //! a gateway's first call to the moment its score crossed the threshold).
+//!
+//! When the labels carry the cell side (the simulator's `--gsmtap` truth),
+//! also: gateway↔SIM links (precision: linked SIMs that really sat in that
+//! gateway; recall: SIMs that carried a call seen on both legs, linked to
+//! their gateway) and the SIM-box flags on SIMs and devices (rotation,
+//! cohorts: how many fell on SIM-box SIMs, and how many SIM boxes had one).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -25,6 +31,12 @@ pub struct Label {
 pub struct Labels {
     /// Address → label.
     pub hosts: HashMap<String, Label>,
+    /// Address → every SIM (IMSI) that sat in it during the capture.
+    pub sims: HashMap<String, HashSet<String>>,
+    /// Address → every module IMEI (first 14 digits) in it.
+    pub modules: HashMap<String, HashSet<String>>,
+    /// (address, IMSI) of every call seen on both legs: the links to find.
+    pub links: HashSet<(String, String)>,
 }
 
 impl Labels {
@@ -56,7 +68,25 @@ impl Labels {
             // Addresses are compared in the report's canonical text form.
             let address =
                 address.parse::<std::net::IpAddr>().map(|a| a.to_string()).unwrap_or_else(|_| address.to_string());
+            let list = |k: &str, digits: usize| -> HashSet<String> {
+                h.get(k)
+                    .and_then(|v| v.as_array())
+                    .map(|a| a.iter().filter_map(|x| x.as_str()).map(|x| x.chars().take(digits).collect()).collect())
+                    .unwrap_or_default()
+            };
+            labels.sims.insert(address.clone(), list("imsis", 15));
+            labels.modules.insert(address.clone(), list("imeis", 14));
             labels.hosts.insert(address, Label { simbox, kind: kind.to_string() });
+        }
+        for (i, l) in
+            doc.get("links").and_then(|v| v.as_array()).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+        {
+            let field = |k: &str| l.get(k).and_then(|v| v.as_str());
+            let (Some(gw), Some(imsi)) = (field("gateway"), field("imsi")) else {
+                return Err(format!("links[{i}]: needs `gateway` and `imsi`"));
+            };
+            let gw = gw.parse::<std::net::IpAddr>().map(|a| a.to_string()).unwrap_or_else(|_| gw.to_string());
+            labels.links.insert((gw, imsi.to_string()));
         }
         Ok(labels)
     }
@@ -124,9 +154,115 @@ pub struct Latency {
     pub max_s: Option<f64>,
 }
 
+/// Gateway↔SIM links against the truth.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct LinkScores {
+    /// Links reported (confidence ≥ the cell features' minimum).
+    pub reported: u64,
+    /// Reported links to a SIM that really sat in that gateway.
+    pub correct: u64,
+    /// Links the truth holds (SIMs with a call seen on both legs).
+    pub expected: u64,
+    /// Of those, reported.
+    pub found: u64,
+    /// correct / reported.
+    pub precision: Option<f64>,
+    /// found / expected.
+    pub recall: Option<f64>,
+}
+
+/// One SIM-box flag on SIMs or devices against the truth.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct FlagScores {
+    /// SIMs (or devices) carrying the flag.
+    pub flagged: u64,
+    /// Of those, SIMs (devices) of labelled SIM boxes.
+    pub on_simboxes: u64,
+    /// on_simboxes / flagged.
+    pub precision: Option<f64>,
+    /// SIM boxes with at least one flagged SIM (device).
+    pub simboxes_with_flag: u64,
+}
+
+/// The cell side against the truth.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct CellScores {
+    /// Labelled SIM boxes with SIMs on the cell side.
+    pub simboxes_on_air: u64,
+    /// Gateway↔SIM links.
+    pub links: LinkScores,
+    /// Flags by name (`sim_rotation`, `attach_cohort`, `detach_cohort`, …).
+    pub flags: BTreeMap<String, FlagScores>,
+}
+
+fn rate(n: u64, d: u64) -> Option<f64> {
+    (d > 0).then(|| n as f64 / d as f64)
+}
+
+/// Score the cell side: links and flags.
+fn evaluate_cell(labels: &Labels, report: &AnalysisReport) -> Option<CellScores> {
+    if labels.links.is_empty() && report.subscribers.is_empty() {
+        return None;
+    }
+    let min = crate::detect::cell_features::MIN_LINK_CONFIDENCE;
+    let mut links = LinkScores { expected: labels.links.len() as u64, ..LinkScores::default() };
+    for g in &report.gateways {
+        let truth = labels.sims.get(&g.address);
+        for l in g.imsis.iter().filter(|l| l.confidence >= min) {
+            links.reported += 1;
+            links.correct += u64::from(truth.is_some_and(|t| t.contains(&l.imsi)));
+            links.found += u64::from(labels.links.contains(&(g.address.clone(), l.imsi.clone())));
+        }
+    }
+    links.precision = rate(links.correct, links.reported);
+    links.recall = rate(links.found, links.expected);
+
+    let simboxes: Vec<&String> = labels
+        .hosts
+        .iter()
+        .filter(|(a, l)| l.simbox && labels.sims.get(*a).is_some_and(|s| !s.is_empty()))
+        .map(|(a, _)| a)
+        .collect();
+    let owner_of_sim = |imsi: &str| simboxes.iter().find(|a| labels.sims[**a].contains(imsi)).copied();
+    let owner_of_module =
+        |imei: &str| simboxes.iter().find(|a| labels.modules.get(**a).is_some_and(|m| m.contains(imei))).copied();
+    let mut flags: BTreeMap<String, (FlagScores, HashSet<&String>)> = BTreeMap::new();
+    for s in &report.subscribers {
+        for f in &s.flags {
+            let (scores, boxes) = flags.entry(f.clone()).or_default();
+            scores.flagged += 1;
+            if let Some(a) = owner_of_sim(&s.imsi) {
+                scores.on_simboxes += 1;
+                boxes.insert(a);
+            }
+        }
+    }
+    for d in &report.devices {
+        for f in &d.flags {
+            let (scores, boxes) = flags.entry(f.clone()).or_default();
+            scores.flagged += 1;
+            if let Some(a) = owner_of_module(d.imei.get(..14).unwrap_or(&d.imei)) {
+                scores.on_simboxes += 1;
+                boxes.insert(a);
+            }
+        }
+    }
+    let flags = flags
+        .into_iter()
+        .map(|(k, (mut s, boxes))| {
+            s.precision = rate(s.on_simboxes, s.flagged);
+            s.simboxes_with_flag = boxes.len() as u64;
+            (k, s)
+        })
+        .collect();
+    Some(CellScores { simboxes_on_air: simboxes.len() as u64, links, flags })
+}
+
 /// The whole evaluation.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct EvalResult {
+    /// The cell side, when the labels and the capture have one.
+    pub cell: Option<CellScores>,
     /// Over every labelled host (and unlabelled ones flagged simbox, as false positives).
     pub overall: Scores,
     /// By labelled kind.
@@ -194,7 +330,8 @@ pub fn evaluate(labels: &Labels, report: &AnalysisReport) -> EvalResult {
         p90_s: percentile(&latencies, 0.9),
         max_s: latencies.last().copied(),
     };
-    EvalResult { overall, by_kind, latency, labelled_not_seen, unlabelled_flagged }
+    let cell = evaluate_cell(labels, report);
+    EvalResult { cell, overall, by_kind, latency, labelled_not_seen, unlabelled_flagged }
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -241,6 +378,36 @@ pub fn write_table(out: &mut impl Write, r: &EvalResult) -> io::Result<()> {
     }
     if !r.labelled_not_seen.is_empty() {
         writeln!(out, "Labelled but never seen on SIP: {}", r.labelled_not_seen.len())?;
+    }
+    if let Some(c) = &r.cell {
+        let l = &c.links;
+        writeln!(
+            out,
+            "\nGateway↔SIM links: {} reported, {} correct (precision {}); {} of {} expected found (recall {})",
+            l.reported,
+            l.correct,
+            opt(l.precision),
+            l.found,
+            l.expected,
+            opt(l.recall)
+        )?;
+        writeln!(
+            out,
+            "{:<32} {:>8} {:>11} {:>9} {:>14}",
+            "cell-side flag", "flagged", "on simboxes", "precision", "simboxes hit"
+        )?;
+        for (k, f) in &c.flags {
+            writeln!(
+                out,
+                "{:<32} {:>8} {:>11} {:>9} {:>9} of {:<3}",
+                k,
+                f.flagged,
+                f.on_simboxes,
+                opt(f.precision),
+                f.simboxes_with_flag,
+                c.simboxes_on_air
+            )?;
+        }
     }
     Ok(())
 }

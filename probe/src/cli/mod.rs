@@ -193,8 +193,15 @@ fn eval(args: EvalArgs) -> u8 {
     if let Err(code) = emit(|out| if args.json { write_json(out, &result) } else { eval::write_table(out, &result) }) {
         return code;
     }
+    let links = result.cell.as_ref().map(|c| &c.links);
+    if (args.min_link_precision.is_some() || args.min_link_recall.is_some()) && links.is_none() {
+        eprintln!("error: link targets given, but the labels and captures have no cell side");
+        return EXIT_TARGET;
+    }
     let short = args.min_precision.is_some_and(|p| result.overall.precision.unwrap_or(0.0) < p)
-        || args.min_recall.is_some_and(|r| result.overall.recall.unwrap_or(0.0) < r);
+        || args.min_recall.is_some_and(|r| result.overall.recall.unwrap_or(0.0) < r)
+        || args.min_link_precision.is_some_and(|p| links.and_then(|l| l.precision).unwrap_or(0.0) < p)
+        || args.min_link_recall.is_some_and(|r| links.and_then(|l| l.recall).unwrap_or(0.0) < r);
     if short {
         eprintln!("error: detection quality below the required figures");
         return EXIT_TARGET;
@@ -223,6 +230,9 @@ fn signatures(args: SignaturesArgs) -> u8 {
         "signatures": list,
         "features": db.features.iter().map(|f| serde_json::json!({
             "id": f.kind.id(), "weight": f.weight, "threshold": f.threshold, "group": f.group, "description": f.description,
+        })).collect::<Vec<_>>(),
+        "modem_tacs": db.modem_tacs.values().map(|m| serde_json::json!({
+            "tac": m.tac, "vendor": m.vendor, "model": m.model,
         })).collect::<Vec<_>>(),
     });
     let written = emit(|out| if args.json { write_json(out, &doc) } else { output::write_signatures(out, &db) });

@@ -177,3 +177,116 @@ pub fn evaluate(
     }
     hits
 }
+
+#[cfg(test)]
+mod tests {
+    use duanka_shared::report::{SimLink, Verdict};
+
+    use super::*;
+    use crate::detect::SignatureDb;
+
+    fn link(imsi: &str, confidence: f64) -> SimLink {
+        SimLink {
+            imsi: imsi.into(),
+            confidence,
+            sources: vec!["call_match".into()],
+            valid: true,
+            channel: None,
+            imei: None,
+            calls_matched: 3,
+            calls_ambiguous: 0,
+            occurrences: 0,
+            frames: vec![],
+            sip_frames: vec![1],
+            gsm_frames: vec![2],
+            file: None,
+        }
+    }
+
+    fn sub(imsi: &str, flags: &[&str]) -> SubscriberReport {
+        SubscriberReport {
+            imsi: imsi.into(),
+            tmsis: vec![],
+            location_areas: vec!["460-00-9633".into()],
+            imeis: vec![],
+            attaches: 1,
+            location_updates: 1,
+            detaches: 0,
+            setups: 6,
+            distinct_called: 6,
+            paging_responses: 0,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+            first_seen: String::new(),
+            last_seen: String::new(),
+        }
+    }
+
+    fn device(imei: &str, imsis: &[&str], luhn_valid: Option<bool>) -> DeviceReport {
+        DeviceReport {
+            imei: imei.into(),
+            tac: imei[..8].into(),
+            imsis: imsis.iter().map(|s| s.to_string()).collect(),
+            luhn_valid,
+            flags: vec![],
+        }
+    }
+
+    const A: &str = "460001111111111";
+    const B: &str = "460002222222222";
+    const C: &str = "460003333333333";
+    const D: &str = "460004444444444";
+
+    fn ids(hits: &[FeatureHit], db: &SignatureDb) -> Vec<&'static str> {
+        hits.iter().map(|h| db.features[h.index].kind.id()).collect()
+    }
+
+    #[test]
+    fn a_rotating_module_and_a_cohort_fire_on_the_linked_gateway_only() {
+        let mut db = SignatureDb::builtin();
+        db.modem_tacs
+            .insert("86190402".into(), ModemTac { tac: "86190402".into(), vendor: "Test".into(), model: "M1".into() });
+        let subs: Vec<SubscriberReport> = [A, B, C, D].iter().map(|i| sub(i, &["attach_cohort"])).collect();
+        let devs = vec![device("86190402000001", &[A, B, C], None), device("35298711000002", &[D], Some(false))];
+        let index = CellIndex::new(&subs, &devs);
+        let gw = GatewayReport {
+            address: "198.51.100.10".into(),
+            imsis: vec![link(A, 0.8), link(B, 0.8), link(C, 0.8), link(D, 0.8)],
+            ..GatewayReport::default()
+        };
+        let hits = evaluate(&db.features, &db.modem_tacs, &gw, &index);
+        let fired = ids(&hits, &db);
+        for id in ["cell.sim_rotation", "cell.cohort", "cell.imei_luhn_invalid", "cell.modem_tac"] {
+            assert!(fired.contains(&id), "{id} missing from {fired:?}");
+        }
+        assert!(!fired.contains(&"cell.stationary"), "{fired:?}");
+        let rotation = &hits[fired.iter().position(|i| *i == "cell.sim_rotation").unwrap()];
+        assert!(rotation.observed.contains("carried 3 SIMs"), "{}", rotation.observed);
+
+        // Weak links bring nothing; an unlinked gateway gets nothing.
+        let weak = GatewayReport { imsis: vec![link(A, 0.3), link(B, 0.3)], ..gw.clone() };
+        assert!(evaluate(&db.features, &db.modem_tacs, &weak, &index).is_empty());
+        let none = GatewayReport { address: "198.51.100.11".into(), ..GatewayReport::default() };
+        assert!(evaluate(&db.features, &db.modem_tacs, &none, &index).is_empty());
+    }
+
+    #[test]
+    fn cell_evidence_is_scored_and_can_raise_the_verdict() {
+        let db = SignatureDb::builtin();
+        let subs: Vec<SubscriberReport> =
+            [A, B, C, D].iter().map(|i| sub(i, &["attach_cohort", "originating_only_many_callees"])).collect();
+        let devs = vec![device("86190402000001", &[A, B, C], None)];
+        let mut gws = vec![GatewayReport {
+            address: "198.51.100.10".into(),
+            score: 3.0,
+            verdict: Verdict::Suspect,
+            imsis: [A, B, C, D].iter().map(|i| link(i, 0.9)).collect(),
+            ..GatewayReport::default()
+        }];
+        crate::detect::score::add_cell_evidence(&mut gws, &subs, &devs, &db);
+        let g = &gws[0];
+        // 3.0 + rotation 3.0 + cohort 2.0 + originating-only 1.5.
+        assert_eq!(g.score, 9.5, "{:#?}", g.evidence);
+        assert_eq!(g.verdict, Verdict::Simbox);
+        assert!(g.evidence.iter().all(|e| e.counted && e.frames == vec![2]), "{:#?}", g.evidence);
+    }
+}

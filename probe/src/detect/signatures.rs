@@ -448,6 +448,9 @@ mod tests {
             ("[[signature]]\nid = \"a\"\nweight = 1.0\nfield = \"allow\"\ndescription = \"d\"\n", "needs a non-empty `methods`"),
             ("[[signature]]\nid = \"a\"\nweight = 1.0\nfield = \"header\"\ndescription = \"d\"\nvalues = [1]\nname = \"X\"\n", "does not take `values`"),
             ("[[signature]]\nid = \"a\"\nweight = 1.0\nfield = \"user_agent\"\npattern = \"x\"\ndescription = \"d\"\ncolour = 1\n", "unknown field `colour`"),
+            ("[[modem_tac]]\ntac = \"8619040\"\nvendor = \"v\"\nmodel = \"m\"\n", "tac must be 8 digits"),
+            ("[[modem_tac]]\ntac = \"8619040x\"\nvendor = \"v\"\nmodel = \"m\"\n", "tac must be 8 digits"),
+            ("[[modem_tac]]\ntac = \"86190402\"\nvendor = \"v\"\nmodel = \"m\"\n[[modem_tac]]\ntac = \"86190402\"\nvendor = \"v\"\nmodel = \"m\"\n", "duplicate tac"),
         ];
         for (sig, want) in cases {
             let e = SignatureDb::from_toml(&format!("{base}{sig}"), "test.toml").unwrap_err();
@@ -457,6 +460,8 @@ mod tests {
         let dup = format!("{base}[[signature]]\nid = \"a\"\nweight = 1.0\nfield = \"user_agent\"\npattern = \"x\"\ndescription = \"d\"\n").repeat(1);
         let dup = format!("{dup}[[signature]]\nid = \"a\"\nweight = 1.0\nfield = \"user_agent\"\npattern = \"y\"\ndescription = \"d\"\n");
         assert!(SignatureDb::from_toml(&dup, "t").unwrap_err().to_string().contains("duplicate id"));
+        let tacs = format!("{base}[[modem_tac]]\ntac = \"86190402\"\nvendor = \"Quectel\"\nmodel = \"EC25\"\n");
+        assert_eq!(SignatureDb::from_toml(&tacs, "t").unwrap().modem_tacs["86190402"].model, "EC25");
         let inverted = "version = \"t\"\n[verdict]\nsimbox = 1.0\nsuspect = 2.0\n";
         assert!(SignatureDb::from_toml(inverted, "t").unwrap_err().to_string().contains("suspect <= simbox"));
     }
