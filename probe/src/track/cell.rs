@@ -378,7 +378,7 @@ impl CellTracker {
     /// IMSIs whose events (attach or detach times, from `times`) fall within
     /// [`COHORT_WINDOW`] of each other at one location area, in groups of at
     /// least [`MIN_COHORT`] SIMs.
-    fn cohorts<'a>(&'a self, times: fn(&Subscriber) -> &Vec<Micros>) -> Vec<&'a str> {
+    fn cohorts(&self, times: fn(&Subscriber) -> &Vec<Micros>) -> Vec<&str> {
         let mut events: Vec<(CellId, Micros, &str)> = self
             .subscribers
             .iter()
