@@ -6,5 +6,7 @@
 //! files) write into `store/`; `correlate/` turns gateways, SIMs and owners
 //! into clusters; `cases/` keeps one case per cluster with its review state.
 
+pub mod cases;
 pub mod cli;
+pub mod correlate;
 pub mod store;

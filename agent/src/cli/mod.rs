@@ -5,6 +5,7 @@
 //! 2 usage error, 3 an import file was refused (row errors; nothing stored).
 
 mod args;
+mod cases;
 
 use std::process::ExitCode;
 
@@ -38,8 +39,8 @@ pub fn main() -> ExitCode {
         Command::Token(c) => not_built("token", c.data()),
         Command::Registry(c) => not_built("registry", c.data()),
         Command::Cdr(c) => not_built("cdr", c.data()),
-        Command::Correlate(a) => not_built("correlate", &a.data),
-        Command::Cases(c) => not_built("cases", c.data()),
+        Command::Correlate(a) => cases::correlate(a),
+        Command::Cases(c) => cases::cases(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,313 @@
+//! Cases: one per cluster (SPEC 4.2), with a review state and its history.
+//!
+//! States: `new` → `reviewing` → `confirmed` | `dismissed` (a reason is always
+//! required). Correlation opens cases, keeps their findings current, folds
+//! cases together when their clusters join, and reopens a confirmed or
+//! dismissed case (back to `reviewing`) when new evidence arrives: a gateway,
+//! SIM or module it did not hold before. Every change is a `case_history` row
+//! saying who, when and why. Confirming a case puts its cards on the block
+//! list (`blocked_cards`), so a card that comes back is noticed.
+
+mod view;
+
+use std::collections::BTreeSet;
+
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::correlate::cluster::{Cluster, GatewayInfo};
+use crate::correlate::findings::{self, CaseFindings};
+use crate::correlate::{Config, Outcome};
+use crate::store::now_ms;
+
+pub use view::{list, show, CaseDetail, CaseListItem, ListFilter};
+
+/// The actor name correlation writes into case history.
+pub const CORRELATOR: &str = "correlator";
+
+/// A case's review state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Not yet looked at.
+    New,
+    /// Someone is on it (or new evidence reopened it).
+    Reviewing,
+    /// The cards are confirmed as used for fraud.
+    Confirmed,
+    /// Not fraud.
+    Dismissed,
+}
+
+impl State {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::New => "new",
+            State::Reviewing => "reviewing",
+            State::Confirmed => "confirmed",
+            State::Dismissed => "dismissed",
+        }
+    }
+
+    /// Parse a stored or typed name.
+    pub fn parse(s: &str) -> Option<State> {
+        match s {
+            "new" => Some(State::New),
+            "reviewing" => Some(State::Reviewing),
+            "confirmed" => Some(State::Confirmed),
+            "dismissed" => Some(State::Dismissed),
+            _ => None,
+        }
+    }
+
+    /// Whether a person may move a case from `self` to `to`.
+    pub fn can_move_to(self, to: State) -> bool {
+        use State::*;
+        matches!(
+            (self, to),
+            (New, Reviewing | Confirmed | Dismissed)
+                | (Reviewing, Confirmed | Dismissed)
+                | (Confirmed, Reviewing)
+                | (Dismissed, Reviewing)
+        )
+    }
+}
+
+/// A case problem.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaseError {
+    /// No case with that id.
+    #[error("no case {0}")]
+    NotFound(i64),
+    /// The state change is not allowed.
+    #[error("case {id} is {from}; it cannot move to {to} (allowed: new→reviewing|confirmed|dismissed, reviewing→confirmed|dismissed, confirmed|dismissed→reviewing)")]
+    BadTransition {
+        /// The case.
+        id: i64,
+        /// Its state.
+        from: &'static str,
+        /// The asked-for state.
+        to: &'static str,
+    },
+    /// No reason was given.
+    #[error("a reason is required")]
+    NoReason,
+    /// The store failed.
+    #[error("database: {0}")]
+    Store(#[from] rusqlite::Error),
+}
+
+/// What a case stores about its cluster (`cases.summary_json`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The cluster's key.
+    pub cluster_key: String,
+    /// Its gateways.
+    pub gateways: Vec<GatewayInfo>,
+    /// Its modules (14 digits).
+    pub imeis: Vec<String>,
+    /// ICCIDs its gateways announced.
+    pub iccids: Vec<String>,
+    /// What the registry and the other cases say.
+    pub findings: CaseFindings,
+}
+
+/// The members a case is matched by: (kind, value).
+fn members(c: &Cluster, f: &CaseFindings) -> BTreeSet<(&'static str, String)> {
+    let mut m = BTreeSet::new();
+    for g in &c.gateways {
+        m.insert(("gateway", format!("{}:{}", g.probe, g.address)));
+    }
+    m.extend(c.imsis.keys().map(|i| ("imsi", i.clone())));
+    m.extend(c.imeis.keys().map(|i| ("imei", i.clone())));
+    m.extend(c.iccids.iter().map(|i| ("iccid", i.clone())));
+    m.extend(f.owners.iter().map(|o| ("owner", o.owner_id.clone())));
+    m.extend(f.outlets.iter().map(|o| ("outlet", o.outlet_id.clone())));
+    m
+}
+
+fn title(c: &Cluster, f: &CaseFindings) -> String {
+    let what = match c.gateways.first() {
+        Some(g) if c.gateways.len() == 1 => {
+            format!("{} at {}", g.vendor.as_deref().map(str::to_uppercase).unwrap_or("gateway".into()), g.address)
+        }
+        Some(_) => format!("{} gateways", c.gateways.len()),
+        None => format!("{} rotating module(s)", c.imeis.len()),
+    };
+    format!("{what}: {} SIMs, {} owners", c.imsis.len(), f.owners.len())
+}
+
+fn history(
+    tx: &Transaction<'_>,
+    case: i64,
+    actor: &str,
+    from: Option<&str>,
+    to: &str,
+    reason: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO case_history (case_id, at, actor, from_state, to_state, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![case, now_ms(), actor, from, to, reason])?;
+    Ok(())
+}
+
+fn describe_new(new: &[&(&str, String)]) -> String {
+    let mut by_kind: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for (k, _) in new {
+        *by_kind.entry(k).or_default() += 1;
+    }
+    by_kind.iter().map(|(k, n)| format!("{n} new {k}(s)")).collect::<Vec<_>>().join(", ")
+}
+
+/// Open, update, merge and reopen cases from a correlation run's clusters.
+pub fn apply(tx: &Transaction<'_>, cfg: &Config, clusters: &[Cluster], out: &mut Outcome) -> rusqlite::Result<()> {
+    for c in clusters {
+        // The cases that share a gateway or SIM with this cluster: the oldest
+        // carries on, the others fold into it.
+        let mut overlapping: BTreeSet<i64> = BTreeSet::new();
+        {
+            let mut by_key = tx.prepare_cached("SELECT id FROM cases WHERE cluster_key = ?1")?;
+            if let Some(id) = by_key.query_row([&c.key], |r| r.get::<_, i64>(0)).optional()? {
+                overlapping.insert(id);
+            }
+            let mut by_member =
+                tx.prepare_cached("SELECT DISTINCT case_id FROM case_members WHERE kind = ?1 AND value = ?2")?;
+            let probes = c.gateways.iter().map(|g| ("gateway", format!("{}:{}", g.probe, g.address)));
+            for (kind, value) in probes.chain(c.imsis.keys().map(|i| ("imsi", i.clone()))) {
+                for id in by_member.query_map(params![kind, value], |r| r.get::<_, i64>(0))? {
+                    overlapping.insert(id?);
+                }
+            }
+        }
+        let case_id = overlapping.first().copied();
+        let f = findings::analyse(tx, cfg, c, case_id)?;
+        let summary = Summary {
+            cluster_key: c.key.clone(),
+            gateways: c.gateways.clone(),
+            imeis: c.imeis.keys().cloned().collect(),
+            iccids: c.iccids.iter().cloned().collect(),
+            findings: f.clone(),
+        };
+        let json = serde_json::to_string(&summary).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+        let digest = hex::encode(Sha256::digest(json.as_bytes()));
+        let new_members = members(c, &f);
+        let now = now_ms();
+        let id = match case_id {
+            None => {
+                tx.prepare_cached(
+                    "INSERT INTO cases (cluster_key, state, severity, title, summary_json, evidence_digest, created_at, updated_at)
+                     VALUES (?1, 'new', ?2, ?3, ?4, ?5, ?6, ?6)",
+                )?
+                .execute(params![c.key, f.severity, title(c, &f), json, digest, now])?;
+                let id = tx.last_insert_rowid();
+                let reason = format!(
+                    "opened by correlation: {} gateway(s), {} SIM(s), {} owner(s)",
+                    c.gateways.len(),
+                    c.imsis.len(),
+                    f.owners.len()
+                );
+                history(tx, id, CORRELATOR, None, "new", &reason)?;
+                out.cases_opened += 1;
+                id
+            }
+            Some(id) => {
+                for &other in overlapping.iter().skip(1) {
+                    merge(tx, other, id)?;
+                    out.cases_merged += 1;
+                }
+                let (state, old_digest): (String, String) = tx
+                    .prepare_cached("SELECT state, evidence_digest FROM cases WHERE id = ?1")?
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                if old_digest != digest {
+                    let old: BTreeSet<(String, String)> = tx
+                        .prepare_cached("SELECT kind, value FROM case_members WHERE case_id = ?1")?
+                        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<Result<_, _>>()?;
+                    let added: Vec<&(&str, String)> = new_members
+                        .iter()
+                        .filter(|(k, v)| {
+                            matches!(*k, "gateway" | "imsi" | "imei") && !old.contains(&(k.to_string(), v.clone()))
+                        })
+                        .collect();
+                    tx.prepare_cached(
+                        "UPDATE cases SET cluster_key = ?2, severity = ?3, title = ?4, summary_json = ?5,
+                         evidence_digest = ?6, updated_at = ?7 WHERE id = ?1",
+                    )?
+                    .execute(params![id, c.key, f.severity, title(c, &f), json, digest, now])?;
+                    out.cases_updated += 1;
+                    if !added.is_empty() {
+                        let what = describe_new(&added);
+                        if matches!(state.as_str(), "confirmed" | "dismissed") {
+                            tx.prepare_cached("UPDATE cases SET state = 'reviewing' WHERE id = ?1")?.execute([id])?;
+                            history(tx, id, CORRELATOR, Some(&state), "reviewing", &format!("reopened: {what}"))?;
+                            out.cases_reopened += 1;
+                        } else {
+                            history(tx, id, CORRELATOR, Some(&state), &state, &format!("new evidence: {what}"))?;
+                        }
+                    }
+                }
+                id
+            }
+        };
+        tx.prepare_cached("DELETE FROM case_members WHERE case_id = ?1")?.execute([id])?;
+        let mut add = tx.prepare_cached("INSERT INTO case_members (case_id, kind, value) VALUES (?1, ?2, ?3)")?;
+        for (kind, value) in &new_members {
+            add.execute(params![id, kind, value])?;
+        }
+    }
+    Ok(())
+}
+
+/// Fold case `from` into `into`: it keeps its history, loses its members and
+/// is dismissed with a pointer to the case that carries on.
+fn merge(tx: &Transaction<'_>, from: i64, into: i64) -> rusqlite::Result<()> {
+    let state: String = tx.query_row("SELECT state FROM cases WHERE id = ?1", [from], |r| r.get(0))?;
+    tx.execute("DELETE FROM case_members WHERE case_id = ?1", [from])?;
+    tx.execute(
+        "UPDATE cases SET state = 'dismissed', cluster_key = 'merged:' || id, updated_at = ?2 WHERE id = ?1",
+        params![from, now_ms()],
+    )?;
+    history(tx, from, CORRELATOR, Some(&state), "dismissed", &format!("merged into case {into}: the clusters joined"))?;
+    let kept: String = tx.query_row("SELECT state FROM cases WHERE id = ?1", [into], |r| r.get(0))?;
+    history(tx, into, CORRELATOR, Some(&kept), &kept, &format!("case {from} merged into this one"))
+}
+
+/// Move a case to another state on someone's decision. Confirming puts its
+/// cards on the block list.
+pub fn set_state(
+    conn: &mut rusqlite::Connection,
+    id: i64,
+    to: State,
+    actor: &str,
+    reason: &str,
+) -> Result<(), CaseError> {
+    if reason.trim().is_empty() {
+        return Err(CaseError::NoReason);
+    }
+    let tx = conn.transaction()?;
+    let from: Option<String> = tx.query_row("SELECT state FROM cases WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+    let from = from.and_then(|s| State::parse(&s)).ok_or(CaseError::NotFound(id))?;
+    if !from.can_move_to(to) {
+        return Err(CaseError::BadTransition { id, from: from.as_str(), to: to.as_str() });
+    }
+    tx.execute("UPDATE cases SET state = ?2, updated_at = ?3 WHERE id = ?1", params![id, to.as_str(), now_ms()])?;
+    history(&tx, id, actor, Some(from.as_str()), to.as_str(), reason.trim())?;
+    if to == State::Confirmed {
+        tx.execute(
+            "INSERT OR IGNORE INTO blocked_cards (imsi, iccid, msisdn, owner_id, case_id, blocked_at)
+             SELECT m.value, r.iccid, r.msisdn, r.owner_id, m.case_id, ?2
+             FROM case_members m LEFT JOIN registry r ON r.imsi = m.value
+             WHERE m.case_id = ?1 AND m.kind = 'imsi'",
+            params![id, now_ms()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
