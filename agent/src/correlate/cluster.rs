@@ -130,6 +130,9 @@ pub fn gateway_seeds(tx: &Transaction<'_>, ids: &[i64]) -> rusqlite::Result<Vec<
     Ok(seeds)
 }
 
+/// A gateway link: (kind, value, source, confidence, calls matched).
+type LinkRow = (String, String, String, f64, u64);
+
 /// The graph's lookups, with a cache of which IMEIs are modules.
 struct Graph<'t, 'c> {
     tx: &'t Transaction<'c>,
@@ -156,8 +159,8 @@ impl Graph<'_, '_> {
         .optional()
     }
 
-    /// A gateway's links: (kind, value, source, confidence, calls).
-    fn links_of(&self, id: i64) -> rusqlite::Result<Vec<(String, String, String, f64, u64)>> {
+    /// A gateway's links at or above the minimum confidence.
+    fn links_of(&self, id: i64) -> rusqlite::Result<Vec<LinkRow>> {
         let mut stmt = self.tx.prepare_cached(
             "SELECT kind, value, source, confidence, calls_matched FROM gateway_links
              WHERE gateway_id = ?1 AND confidence >= ?2 ORDER BY kind, value, source",
