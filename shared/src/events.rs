@@ -329,14 +329,16 @@ pub fn events_from_report(report: &AnalysisReport, source: &str, fallback_at: &s
         let at = if sub.last_seen.is_empty() { fallback_at } else { sub.last_seen.as_str() };
         out.push(&format!("sub:{}", sub.imsi), at, EventBody::Subscriber { subscriber: sub.clone() });
     }
+    // A device was last seen when the latest of its SIMs was.
+    let mut device_seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for sub in report.subscribers.iter().filter(|s| !s.last_seen.is_empty()) {
+        for imei in &sub.imeis {
+            let seen = device_seen.entry(imei.as_str()).or_insert(sub.last_seen.as_str());
+            *seen = (*seen).max(sub.last_seen.as_str());
+        }
+    }
     for dev in &report.devices {
-        let at = report
-            .subscribers
-            .iter()
-            .filter(|s| s.imeis.iter().any(|i| *i == dev.imei) && !s.last_seen.is_empty())
-            .map(|s| s.last_seen.as_str())
-            .max()
-            .unwrap_or(fallback_at);
+        let at = device_seen.get(dev.imei.as_str()).copied().unwrap_or(fallback_at);
         out.push(&format!("dev:{}", dev.imei), at, EventBody::Device { device: dev.clone() });
     }
     out.events
