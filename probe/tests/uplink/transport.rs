@@ -216,6 +216,7 @@ async fn a_silent_server_times_out_within_the_deadline() {
     });
     let mut c = config(&format!("https://127.0.0.1:{port}"), Trust::Pinned(Fingerprint::of_der(b"any")));
     c.connect_timeout = Duration::from_millis(300);
+    c.retry.max_attempts = 20;
     let uplink = Uplink::new(c).unwrap();
     let started = Instant::now();
     let e = uplink.deliver_by(&batch(&["a"]), started + Duration::from_millis(1_500)).await.unwrap_err();
@@ -223,7 +224,8 @@ async fn a_silent_server_times_out_within_the_deadline() {
     holder.abort();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     assert!(e.attempts() >= 2, "{e}");
-    assert!(took < Duration::from_millis(1_700), "{took:?}");
+    // Slack for a loaded machine; without the deadline this would run 20 attempts × 300 ms.
+    assert!(took < Duration::from_millis(2_500), "{took:?}");
 }
 
 #[tokio::test]
