@@ -313,19 +313,29 @@ pub const SOURCE_ID_CHARS: usize = 16;
 /// fixed-width UTC form the probe writes; [`capture_end`] gives a fitting
 /// `fallback_at`.
 ///
-/// Events come in this order: per gateway (in report order) its detection,
-/// links and calls, so the gateway is known before what refers to it; then
-/// cells, subscribers, devices.
+/// Events come in a canonical order that does not depend on the report's:
+/// gateways by address, each with its detection first (so the gateway is
+/// known before what refers to it), then its links by kind, value and source,
+/// then its calls; then cells, subscribers by IMSI, devices by IMEI. So the
+/// same capture also gives the same batches.
 pub fn events_from_report(report: &AnalysisReport, source: &str, fallback_at: &str) -> Vec<Event> {
     let mut out = EventList::new(source);
-    for gw in report.gateways.iter().filter(|g| gateway_is_sent(g)) {
+    let mut gateways: Vec<&GatewayReport> = report.gateways.iter().filter(|g| gateway_is_sent(g)).collect();
+    gateways.sort_by(|a, b| a.address.cmp(&b.address));
+    for gw in gateways {
         gateway_events(&mut out, gw, fallback_at);
     }
-    for cell in &report.cells {
+    let mut cells: Vec<&CellSeen> = report.cells.iter().collect();
+    cells.sort_by_key(|c| (c.mcc, c.mnc, c.lac, c.cell_id, c.arfcn));
+    for cell in cells {
         let id = format!("cell:{}-{}-{}-{}-{}", cell.mcc, cell.mnc, cell.lac, cell.cell_id, cell.arfcn);
         out.push(&id, fallback_at, EventBody::Cell { cell: cell.clone() });
     }
-    for sub in &report.subscribers {
+    let mut subscribers: Vec<&SubscriberReport> = report.subscribers.iter().collect();
+    subscribers.sort_by(|a, b| a.imsi.cmp(&b.imsi));
+    let mut devices: Vec<&DeviceReport> = report.devices.iter().collect();
+    devices.sort_by(|a, b| a.imei.cmp(&b.imei));
+    for sub in subscribers {
         let at = if sub.last_seen.is_empty() { fallback_at } else { sub.last_seen.as_str() };
         out.push(&format!("sub:{}", sub.imsi), at, EventBody::Subscriber { subscriber: sub.clone() });
     }
@@ -337,7 +347,7 @@ pub fn events_from_report(report: &AnalysisReport, source: &str, fallback_at: &s
             *seen = (*seen).max(sub.last_seen.as_str());
         }
     }
-    for dev in &report.devices {
+    for dev in devices {
         let at = device_seen.get(dev.imei.as_str()).copied().unwrap_or(fallback_at);
         out.push(&format!("dev:{}", dev.imei), at, EventBody::Device { device: dev.clone() });
     }
@@ -411,6 +421,7 @@ fn gateway_events(out: &mut EventList, gw: &GatewayReport, fallback_at: &str) {
         }
     }
     links.extend(imei_links.into_values());
+    links.sort_by(|a, b| (a.kind, &a.value, a.source).cmp(&(b.kind, &b.value, b.source)));
     for link in links {
         let source = match link.source {
             LinkSource::ControlPlane => "control_plane",
@@ -645,6 +656,25 @@ mod tests {
     }
 
     #[test]
+    fn the_reports_order_does_not_matter() {
+        // Regression: the analyser's gateway order (by score) varied between
+        // runs on the same capture, and with it the events' order and batches.
+        let r = full_report();
+        let expected = events_from_report(&r, SOURCE, FALLBACK);
+        let mut shuffled = r.clone();
+        shuffled.gateways.reverse();
+        shuffled.subscribers.reverse();
+        let events = events_from_report(&shuffled, SOURCE, FALLBACK);
+        assert!(events == expected, "{:#?}", ids(&events));
+        // Within a gateway, links come in one order too (the detection body
+        // is the report's own and keeps its order).
+        shuffled.gateways[3].linked_imsis.reverse();
+        shuffled.gateways[3].imsis.reverse();
+        assert_eq!(shuffled.gateways[3].address, "192.0.2.10");
+        assert_eq!(ids(&events_from_report(&shuffled, SOURCE, FALLBACK)), ids(&expected));
+    }
+
+    #[test]
     fn ids_are_unique_and_bounded() {
         let mut r = full_report();
         // The same entities listed twice are still sent once.
@@ -669,18 +699,18 @@ mod tests {
         let expected: Vec<String> = [
             "gw:192.0.2.10",
             "link:192.0.2.10:imsi:460001234567890:control_plane",
-            "link:192.0.2.10:imei:490154203237518:control_plane",
-            "link:192.0.2.10:iccid:89860012345678901234:control_plane",
             "link:192.0.2.10:imsi:460001234567890:call_match",
             "link:192.0.2.10:imsi:460001234567891:call_match",
             "link:192.0.2.10:imei:49015420323751:call_match",
+            "link:192.0.2.10:imei:490154203237518:control_plane",
+            "link:192.0.2.10:iccid:89860012345678901234:control_plane",
             "calls:192.0.2.10:0",
             "calls:192.0.2.10:1",
             "calls:192.0.2.10:2",
-            "gw:2001:db8::7",
-            "calls:2001:db8::7:0",
             "gw:198.51.100.9",
             "link:198.51.100.9:imsi:460009999999999:call_match",
+            "gw:2001:db8::7",
+            "calls:2001:db8::7:0",
             "cell:460-0-4660-42-17",
             "sub:460001234567890",
             "sub:460001234567891",
