@@ -107,7 +107,7 @@ pub struct AnalyzeArgs {
     /// Never draw the progress bar (it is drawn only on a terminal, for large inputs).
     #[arg(long)]
     pub no_progress: bool,
-    /// Also send the findings to the agent at this URL (https://HOST[:PORT]).
+    /// Also send the findings to the agent at this URL (https://HOST or https://HOST:PORT).
     ///
     /// Needs --token and exactly one of --agent-fingerprint or --agent-ca.
     #[arg(long, value_name = "URL", value_parser = parse_agent_url, requires_all = ["token", "agent_trust"], help_heading = "Agent")]
