@@ -3,7 +3,7 @@
 //! Data flows through the modules in this order: [`capture`] (sources) →
 //! [`dissect`] (pure parsers, one file per protocol) → [`track`] (stateful
 //! sessions) → [`detect`] (signatures, scoring) → the report, assembled by
-//! [`analyze`] and printed by [`cli`].
+//! [`analyze`], printed by [`cli`] and sent to the agent by [`uplink`].
 
 pub mod analyze;
 pub mod anomaly;
@@ -12,3 +12,4 @@ pub mod cli;
 pub mod detect;
 pub mod dissect;
 pub mod track;
+pub mod uplink;

@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{CellSeen, DeviceReport, GatewayReport, SubscriberReport};
+use crate::report::{AnalysisReport, CellSeen, DeviceReport, GatewayReport, SubscriberReport, Verdict};
 
 /// Version of the event schema; see the module docs.
 pub const EVENTS_SCHEMA_VERSION: u32 = 1;
@@ -259,4 +259,564 @@ pub struct Alarm {
     /// Human-readable detail.
     #[serde(default)]
     pub detail: String,
+}
+
+/// Most calls in one [`EventBody::Calls`] event built by [`events_from_report`].
+pub const MAX_CALLS_PER_EVENT: usize = 1_000;
+
+/// Most events a probe puts in one [`Batch`].
+pub const MAX_BATCH_EVENTS: usize = 1_000;
+
+/// Characters of the caller's `source` digest kept at the front of every id
+/// [`events_from_report`] derives (64 bits of a SHA-256: no accidental clash
+/// between two captures of one probe).
+pub const SOURCE_ID_CHARS: usize = 16;
+
+/// The events an offline analysis reports to the agent, with deterministic ids.
+///
+/// `source` names the input: the probe passes the SHA-256 hex of the capture's
+/// contents (see `duanka-probe analyze --agent`); its first
+/// [`SOURCE_ID_CHARS`] characters start every id, followed by the entity:
+///
+/// | event | id |
+/// |---|---|
+/// | detection | `<source>:gw:<address>` |
+/// | link | `<source>:link:<address>:<imsi\|imei\|iccid>:<value>:<control_plane\|call_match>` |
+/// | calls | `<source>:calls:<address>:<chunk, from 0>` |
+/// | cell | `<source>:cell:<mcc>-<mnc>-<lac>-<cell_id>-<arfcn>` |
+/// | subscriber | `<source>:sub:<imsi>` |
+/// | device | `<source>:dev:<imei>` |
+///
+/// The same report and `source` always give the same events (the agent keeps
+/// each `(probe, id)` once, so uploading a capture twice stores it once), and
+/// ids are unique within the result: an entity listed twice is sent once.
+/// An id longer than [`MAX_EVENT_ID_LEN`] (only possible with absurd input)
+/// is cut and ends in a hash of the whole id, keeping it unique.
+///
+/// Which gateways are sent: every gateway whose verdict is not clean, and a
+/// clean one only when it is tied to a SIM card or module — a valid identity
+/// its GoIP control plane announced, or a SIM matched to its calls — because
+/// such a host is a GSM gateway whatever its score. Ordinary clean hosts
+/// (phones, PBXs, carriers) are never sent: most of a capture's addresses are
+/// those. For each gateway sent: one `detection` event (the report with its
+/// `call_log` emptied), one `link` event per valid control-plane identity
+/// (confidence 1) and per SIM matched to its calls (`call_match`, with the
+/// match's confidence and calls; plus an IMEI link when the match names the
+/// SIM's device, merged over SIMs: summed calls, highest confidence), and its
+/// `call_log` in `calls` events of at most [`MAX_CALLS_PER_EVENT`] calls.
+/// Then the cell side: every cell, subscriber and device heard.
+///
+/// `at` is the entity's own capture time: a gateway's `detected_at`, else its
+/// `last_seen` (links: `last_seen` first), a call chunk's last call, a
+/// subscriber's `last_seen`, a device's latest subscriber; `fallback_at`
+/// where there is none (cells). Times compare as text, which holds for the
+/// fixed-width UTC form the probe writes; [`capture_end`] gives a fitting
+/// `fallback_at`.
+///
+/// Events come in a canonical order that does not depend on the report's:
+/// gateways by address, each with its detection first (so the gateway is
+/// known before what refers to it), then its links by kind, value and source,
+/// then its calls; then cells, subscribers by IMSI, devices by IMEI. So the
+/// same capture also gives the same batches.
+pub fn events_from_report(report: &AnalysisReport, source: &str, fallback_at: &str) -> Vec<Event> {
+    let mut out = EventList::new(source);
+    let mut gateways: Vec<&GatewayReport> = report.gateways.iter().filter(|g| gateway_is_sent(g)).collect();
+    gateways.sort_by(|a, b| a.address.cmp(&b.address));
+    for gw in gateways {
+        gateway_events(&mut out, gw, fallback_at);
+    }
+    let mut cells: Vec<&CellSeen> = report.cells.iter().collect();
+    cells.sort_by_key(|c| (c.mcc, c.mnc, c.lac, c.cell_id, c.arfcn));
+    for cell in cells {
+        let id = format!("cell:{}-{}-{}-{}-{}", cell.mcc, cell.mnc, cell.lac, cell.cell_id, cell.arfcn);
+        out.push(&id, fallback_at, EventBody::Cell { cell: cell.clone() });
+    }
+    let mut subscribers: Vec<&SubscriberReport> = report.subscribers.iter().collect();
+    subscribers.sort_by(|a, b| a.imsi.cmp(&b.imsi));
+    let mut devices: Vec<&DeviceReport> = report.devices.iter().collect();
+    devices.sort_by(|a, b| a.imei.cmp(&b.imei));
+    for sub in subscribers {
+        let at = if sub.last_seen.is_empty() { fallback_at } else { sub.last_seen.as_str() };
+        out.push(&format!("sub:{}", sub.imsi), at, EventBody::Subscriber { subscriber: sub.clone() });
+    }
+    // A device was last seen when the latest of its SIMs was.
+    let mut device_seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for sub in report.subscribers.iter().filter(|s| !s.last_seen.is_empty()) {
+        for imei in &sub.imeis {
+            let seen = device_seen.entry(imei.as_str()).or_insert(sub.last_seen.as_str());
+            *seen = (*seen).max(sub.last_seen.as_str());
+        }
+    }
+    for dev in devices {
+        let at = device_seen.get(dev.imei.as_str()).copied().unwrap_or(fallback_at);
+        out.push(&format!("dev:{}", dev.imei), at, EventBody::Device { device: dev.clone() });
+    }
+    out.events
+}
+
+/// The latest capture time a report names (gateways' `last_seen`,
+/// subscribers' `last_seen`): the `fallback_at` to give
+/// [`events_from_report`] so that its output depends on the capture alone.
+/// `None` when the report names no time.
+pub fn capture_end(report: &AnalysisReport) -> Option<&str> {
+    let gateways = report.gateways.iter().filter_map(|g| g.last_seen.as_deref());
+    let subscribers = report.subscribers.iter().map(|s| s.last_seen.as_str());
+    gateways.chain(subscribers).filter(|t| !t.is_empty()).max()
+}
+
+/// Whether [`events_from_report`] sends a gateway: see its docs.
+fn gateway_is_sent(gw: &GatewayReport) -> bool {
+    gw.verdict != Verdict::Clean
+        || gw.imsis.iter().chain(&gw.imeis).chain(&gw.iccids).any(|i| i.valid)
+        || gw.linked_imsis.iter().any(|l| l.calls_matched > 0)
+}
+
+fn gateway_events(out: &mut EventList, gw: &GatewayReport, fallback_at: &str) {
+    let addr = gw.address.as_str();
+    let detected_at =
+        gw.detected_at.as_deref().or(gw.last_seen.as_deref()).or(gw.first_seen.as_deref()).unwrap_or(fallback_at);
+    let linked_at =
+        gw.last_seen.as_deref().or(gw.detected_at.as_deref()).or(gw.first_seen.as_deref()).unwrap_or(fallback_at);
+    let mut detection = gw.clone();
+    detection.call_log = Vec::new();
+    out.push(&format!("gw:{addr}"), detected_at, EventBody::Detection { gateway: Box::new(detection) });
+
+    let mut links: Vec<LinkObservation> = Vec::new();
+    let control_plane = [(LinkKind::Imsi, &gw.imsis), (LinkKind::Imei, &gw.imeis), (LinkKind::Iccid, &gw.iccids)];
+    for (kind, list) in control_plane {
+        for ident in list.iter().filter(|i| i.valid) {
+            links.push(LinkObservation {
+                gateway: gw.address.clone(),
+                kind,
+                value: ident.value.clone(),
+                source: LinkSource::ControlPlane,
+                confidence: 1.0,
+                calls_matched: 0,
+            });
+        }
+    }
+    // One IMEI link per device, however many of its SIMs were matched (a
+    // module rotating SIMs): its calls add up, its confidence is the best.
+    let mut imei_links: BTreeMap<&str, LinkObservation> = BTreeMap::new();
+    for l in gw.linked_imsis.iter().filter(|l| l.calls_matched > 0) {
+        links.push(LinkObservation {
+            gateway: gw.address.clone(),
+            kind: LinkKind::Imsi,
+            value: l.imsi.clone(),
+            source: LinkSource::CallMatch,
+            confidence: l.confidence,
+            calls_matched: l.calls_matched,
+        });
+        if let Some(imei) = l.imei.as_deref().filter(|i| !i.is_empty()) {
+            let entry = imei_links.entry(imei).or_insert_with(|| LinkObservation {
+                gateway: gw.address.clone(),
+                kind: LinkKind::Imei,
+                value: imei.to_string(),
+                source: LinkSource::CallMatch,
+                confidence: 0.0,
+                calls_matched: 0,
+            });
+            entry.confidence = entry.confidence.max(l.confidence);
+            entry.calls_matched += l.calls_matched;
+        }
+    }
+    links.extend(imei_links.into_values());
+    links.sort_by(|a, b| (a.kind, &a.value, a.source).cmp(&(b.kind, &b.value, b.source)));
+    for link in links {
+        let source = match link.source {
+            LinkSource::ControlPlane => "control_plane",
+            LinkSource::CallMatch => "call_match",
+        };
+        let id = format!("link:{addr}:{}:{}:{source}", link.kind.as_str(), link.value);
+        out.push(&id, linked_at, EventBody::Link(link));
+    }
+
+    for (n, chunk) in gw.call_log.chunks(MAX_CALLS_PER_EVENT).enumerate() {
+        let at = chunk.last().map(|c| c.start.as_str()).filter(|s| !s.is_empty()).unwrap_or(linked_at);
+        let body = EventBody::Calls { gateway: gw.address.clone(), calls: chunk.to_vec() };
+        out.push(&format!("calls:{addr}:{n}"), at, body);
+    }
+}
+
+/// Events under construction, each id prefixed with the source and kept once.
+struct EventList {
+    prefix: String,
+    seen: std::collections::HashSet<String>,
+    events: Vec<Event>,
+}
+
+impl EventList {
+    fn new(source: &str) -> EventList {
+        let prefix: String = source.chars().take(SOURCE_ID_CHARS).collect();
+        EventList { prefix, seen: std::collections::HashSet::new(), events: Vec::new() }
+    }
+
+    /// Adds an event unless one with the same id is already there.
+    fn push(&mut self, entity: &str, at: &str, body: EventBody) {
+        let id = bounded_id(format!("{}:{entity}", self.prefix));
+        if self.seen.insert(id.clone()) {
+            self.events.push(Event { id, at: at.to_string(), body });
+        }
+    }
+}
+
+/// `id` itself when it fits [`MAX_EVENT_ID_LEN`]; else its head and `~` and
+/// the FNV-1a hash of the whole (a hash keeps no-I/O `shared` free of a
+/// crypto dependency; clashes would need two absurd ids sharing a head).
+fn bounded_id(id: String) -> String {
+    if id.len() <= MAX_EVENT_ID_LEN {
+        return id;
+    }
+    let hash =
+        id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    let tail = format!("~{hash:016x}");
+    let mut cut = MAX_EVENT_ID_LEN - tail.len();
+    while !id.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{tail}", &id[..cut])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::report::{BehaviourSummary, IdentityReport, LinkReport};
+
+    const SOURCE: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const FALLBACK: &str = "2026-11-01T00:10:00.000000Z";
+
+    fn gateway(address: &str, verdict: Verdict) -> GatewayReport {
+        GatewayReport {
+            address: address.into(),
+            verdict,
+            score: 0.0,
+            vendor: None,
+            accounts: vec![],
+            calls: 0,
+            calls_in: 0,
+            calls_out: 0,
+            calls_answered: 0,
+            registrations: 0,
+            register_expires: vec![],
+            options_sent: 0,
+            requests_sent: 0,
+            requests_received: 0,
+            user_agents: vec![],
+            sip_ports: vec![],
+            first_seen: Some("2026-11-01T00:00:01.000000Z".into()),
+            last_seen: Some("2026-11-01T00:05:00.000000Z".into()),
+            detected_at: None,
+            first_call_at: None,
+            detection_latency_s: None,
+            behaviour: BehaviourSummary::default(),
+            imsis: vec![],
+            imeis: vec![],
+            iccids: vec![],
+            rtp: Default::default(),
+            lines: vec![],
+            linked_imsis: vec![],
+            call_log: vec![],
+            goip_keepalives: 0,
+            simbank_packets: 0,
+            evidence: vec![],
+        }
+    }
+
+    fn identity(value: &str, valid: bool) -> IdentityReport {
+        IdentityReport {
+            value: value.into(),
+            valid,
+            channel: Some("1".into()),
+            occurrences: 1,
+            frames: vec![],
+            file: None,
+        }
+    }
+
+    fn link(imsi: &str, imei: Option<&str>, matched: u64, confidence: f64) -> LinkReport {
+        LinkReport {
+            imsi: imsi.into(),
+            imei: imei.map(Into::into),
+            calls_matched: matched,
+            calls_ambiguous: 0,
+            confidence,
+            sip_frames: vec![],
+            gsm_frames: vec![],
+            file: None,
+        }
+    }
+
+    fn calls(n: usize) -> Vec<CallObservation> {
+        (0..n)
+            .map(|i| CallObservation {
+                called: format!("138{i:08}"),
+                calling: None,
+                start: format!("2026-11-01T00:{:02}:{:02}.000000Z", i / 60 % 60, i % 60),
+                direction: Direction::In,
+                answered: i % 2 == 0,
+            })
+            .collect()
+    }
+
+    fn subscriber(imsi: &str, imeis: &[&str], last_seen: &str) -> SubscriberReport {
+        SubscriberReport {
+            imsi: imsi.into(),
+            tmsis: vec![],
+            location_areas: vec![],
+            imeis: imeis.iter().map(|s| s.to_string()).collect(),
+            attaches: 1,
+            location_updates: 1,
+            detaches: 0,
+            setups: 0,
+            distinct_called: 0,
+            paging_responses: 0,
+            flags: vec![],
+            first_seen: "2026-11-01T00:00:00.000000Z".into(),
+            last_seen: last_seen.into(),
+        }
+    }
+
+    fn report(gateways: Vec<GatewayReport>) -> AnalysisReport {
+        AnalysisReport {
+            schema: 1,
+            probe_version: "0.1.0".into(),
+            signatures_version: "1".into(),
+            files: vec![],
+            packets: 0,
+            bytes: 0,
+            decode_errors: BTreeMap::new(),
+            limits: BTreeMap::new(),
+            sip: Default::default(),
+            rtp: Default::default(),
+            cell: Default::default(),
+            cell_messages: BTreeMap::new(),
+            cells: vec![],
+            subscribers: vec![],
+            devices: vec![],
+            gateways,
+        }
+    }
+
+    /// A report with one of everything: a SIM box with identities, links and
+    /// calls, a suspect, clean hosts (one tied to a SIM), and the cell side.
+    fn full_report() -> AnalysisReport {
+        let mut simbox = gateway("192.0.2.10", Verdict::Simbox);
+        simbox.detected_at = Some("2026-11-01T00:02:00.000000Z".into());
+        simbox.imsis = vec![identity("460001234567890", true), identity("46000BAD", false)];
+        simbox.imeis = vec![identity("490154203237518", true)];
+        simbox.iccids = vec![identity("89860012345678901234", true)];
+        simbox.linked_imsis = vec![
+            link("460001234567890", Some("49015420323751"), 3, 0.75),
+            link("460001234567891", Some("49015420323751"), 2, 0.5),
+            link("460001234567892", None, 0, 0.0),
+        ];
+        simbox.call_log = calls(2_500);
+        let mut suspect = gateway("2001:db8::7", Verdict::Suspect);
+        suspect.call_log = calls(3);
+        let mut tied = gateway("198.51.100.9", Verdict::Clean);
+        tied.linked_imsis = vec![link("460009999999999", None, 1, 0.5)];
+        let mut phone = gateway("198.51.100.77", Verdict::Clean);
+        phone.call_log = calls(10);
+        phone.imsis = vec![identity("46000BAD", false)];
+        let mut r = report(vec![simbox, suspect, tied, phone]);
+        r.cells = vec![CellSeen { mcc: 460, mnc: 0, lac: 0x1234, cell_id: 42, arfcn: 17 }];
+        r.subscribers = vec![
+            subscriber("460001234567890", &["49015420323751"], "2026-11-01T00:04:00.000000Z"),
+            subscriber("460001234567891", &["49015420323751"], "2026-11-01T00:06:00.000000Z"),
+        ];
+        r.devices = vec![DeviceReport {
+            imei: "49015420323751".into(),
+            tac: "49015420".into(),
+            imsis: vec!["460001234567890".into(), "460001234567891".into()],
+            luhn_valid: None,
+            flags: vec!["sim_rotation".into()],
+        }];
+        r
+    }
+
+    fn ids(events: &[Event]) -> Vec<&str> {
+        events.iter().map(|e| e.id.as_str()).collect()
+    }
+
+    #[test]
+    fn same_report_and_source_give_the_same_events() {
+        let r = full_report();
+        let a = events_from_report(&r, SOURCE, FALLBACK);
+        let b = events_from_report(&r.clone(), SOURCE, FALLBACK);
+        assert_eq!(a, b);
+        let other = events_from_report(&r, "fedcba9876543210ffff", FALLBACK);
+        assert_eq!(a.len(), other.len());
+        for (x, y) in a.iter().zip(&other) {
+            assert!(x.id.starts_with("0123456789abcdef:"), "{}", x.id);
+            assert!(y.id.starts_with("fedcba9876543210:"), "{}", y.id);
+            assert_eq!(x.id[SOURCE_ID_CHARS..], y.id[SOURCE_ID_CHARS..]);
+        }
+    }
+
+    #[test]
+    fn the_reports_order_does_not_matter() {
+        // Regression: the analyser's gateway order (by score) varied between
+        // runs on the same capture, and with it the events' order and batches.
+        let r = full_report();
+        let expected = events_from_report(&r, SOURCE, FALLBACK);
+        let mut shuffled = r.clone();
+        shuffled.gateways.reverse();
+        shuffled.subscribers.reverse();
+        let events = events_from_report(&shuffled, SOURCE, FALLBACK);
+        assert!(events == expected, "{:#?}", ids(&events));
+        // Within a gateway, links come in one order too (the detection body
+        // is the report's own and keeps its order).
+        shuffled.gateways[3].linked_imsis.reverse();
+        shuffled.gateways[3].imsis.reverse();
+        assert_eq!(shuffled.gateways[3].address, "192.0.2.10");
+        assert_eq!(ids(&events_from_report(&shuffled, SOURCE, FALLBACK)), ids(&expected));
+    }
+
+    #[test]
+    fn ids_are_unique_and_bounded() {
+        let mut r = full_report();
+        // The same entities listed twice are still sent once.
+        let dup = r.gateways[0].clone();
+        r.gateways.push(dup);
+        let sub = r.subscribers[0].clone();
+        r.subscribers.push(sub);
+        let events = events_from_report(&r, SOURCE, FALLBACK);
+        let unique: HashSet<&str> = ids(&events).into_iter().collect();
+        assert_eq!(unique.len(), events.len(), "{:#?}", ids(&events));
+        assert!(events.iter().all(|e| e.id.len() <= MAX_EVENT_ID_LEN));
+        assert_eq!(
+            events_from_report(&r, SOURCE, FALLBACK).len(),
+            events_from_report(&full_report(), SOURCE, FALLBACK).len()
+        );
+    }
+
+    #[test]
+    fn expected_ids_in_order() {
+        let events = events_from_report(&full_report(), SOURCE, FALLBACK);
+        let p = "0123456789abcdef";
+        let expected: Vec<String> = [
+            "gw:192.0.2.10",
+            "link:192.0.2.10:imsi:460001234567890:control_plane",
+            "link:192.0.2.10:imsi:460001234567890:call_match",
+            "link:192.0.2.10:imsi:460001234567891:call_match",
+            "link:192.0.2.10:imei:49015420323751:call_match",
+            "link:192.0.2.10:imei:490154203237518:control_plane",
+            "link:192.0.2.10:iccid:89860012345678901234:control_plane",
+            "calls:192.0.2.10:0",
+            "calls:192.0.2.10:1",
+            "calls:192.0.2.10:2",
+            "gw:198.51.100.9",
+            "link:198.51.100.9:imsi:460009999999999:call_match",
+            "gw:2001:db8::7",
+            "calls:2001:db8::7:0",
+            "cell:460-0-4660-42-17",
+            "sub:460001234567890",
+            "sub:460001234567891",
+            "dev:49015420323751",
+        ]
+        .iter()
+        .map(|e| format!("{p}:{e}"))
+        .collect();
+        assert_eq!(ids(&events), expected);
+    }
+
+    #[test]
+    fn clean_hosts_without_sims_are_not_sent() {
+        let mut gateways: Vec<GatewayReport> =
+            (0..500).map(|i| gateway(&format!("10.0.{}.{}", i / 250, i % 250), Verdict::Clean)).collect();
+        for g in &mut gateways {
+            g.call_log = calls(5);
+            g.imsis = vec![identity("123", false)];
+            g.linked_imsis = vec![link("460001234567890", None, 0, 0.0)];
+        }
+        gateways.push(gateway("192.0.2.10", Verdict::Simbox));
+        let events = events_from_report(&report(gateways), SOURCE, FALLBACK);
+        assert_eq!(ids(&events), vec!["0123456789abcdef:gw:192.0.2.10"]);
+    }
+
+    #[test]
+    fn calls_are_chunked_and_left_out_of_the_detection() {
+        let events = events_from_report(&full_report(), SOURCE, FALLBACK);
+        let EventBody::Detection { gateway } = &events[0].body else { panic!("{:?}", events[0]) };
+        assert!(gateway.call_log.is_empty());
+        assert_eq!(gateway.imsis.len(), 2, "the detection keeps the rest of the report");
+        let chunks: Vec<&Vec<CallObservation>> = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Calls { gateway, calls } if gateway == "192.0.2.10" => Some(calls),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(chunks.iter().map(|c| c.len()).collect::<Vec<_>>(), vec![1_000, 1_000, 500]);
+        let all: Vec<CallObservation> = chunks.into_iter().flatten().cloned().collect();
+        assert_eq!(all, full_report().gateways[0].call_log, "every call once, in order");
+        // A chunk happened when its last call started.
+        let last = events.iter().find(|e| e.id.ends_with(":calls:192.0.2.10:0")).unwrap();
+        assert_eq!(last.at, calls(1_000)[999].start);
+    }
+
+    #[test]
+    fn links_carry_their_source_and_confidence() {
+        let events = events_from_report(&full_report(), SOURCE, FALLBACK);
+        let links: Vec<&LinkObservation> = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Link(l) => Some(l),
+                _ => None,
+            })
+            .collect();
+        // Invalid identities and a match with no matched call are left out.
+        assert!(links.iter().all(|l| l.value != "46000BAD" && l.value != "460001234567892"));
+        let cp: Vec<_> = links.iter().filter(|l| l.source == LinkSource::ControlPlane).collect();
+        assert_eq!(cp.len(), 3);
+        assert!(cp.iter().all(|l| l.confidence == 1.0 && l.calls_matched == 0));
+        let imsi = links.iter().find(|l| l.source == LinkSource::CallMatch && l.value == "460001234567890").unwrap();
+        assert_eq!((imsi.kind, imsi.confidence, imsi.calls_matched), (LinkKind::Imsi, 0.75, 3));
+        let imei = links.iter().find(|l| l.kind == LinkKind::Imei && l.source == LinkSource::CallMatch).unwrap();
+        assert_eq!((imei.value.as_str(), imei.confidence, imei.calls_matched), ("49015420323751", 0.75, 5));
+    }
+
+    #[test]
+    fn times_come_from_the_entities() {
+        let events = events_from_report(&full_report(), SOURCE, FALLBACK);
+        let at = |suffix: &str| events.iter().find(|e| e.id.ends_with(suffix)).unwrap().at.as_str();
+        assert_eq!(at(":gw:192.0.2.10"), "2026-11-01T00:02:00.000000Z", "detected_at");
+        assert_eq!(at(":gw:2001:db8::7"), "2026-11-01T00:05:00.000000Z", "last_seen when never detected");
+        assert_eq!(at(":link:192.0.2.10:imsi:460001234567890:control_plane"), "2026-11-01T00:05:00.000000Z");
+        assert_eq!(at(":cell:460-0-4660-42-17"), FALLBACK);
+        assert_eq!(at(":sub:460001234567890"), "2026-11-01T00:04:00.000000Z");
+        assert_eq!(at(":dev:49015420323751"), "2026-11-01T00:06:00.000000Z", "its latest subscriber");
+        let mut bare = gateway("192.0.2.1", Verdict::Simbox);
+        bare.first_seen = None;
+        bare.last_seen = None;
+        let events = events_from_report(&report(vec![bare]), SOURCE, FALLBACK);
+        assert_eq!(events[0].at, FALLBACK);
+        assert_eq!(capture_end(&full_report()), Some("2026-11-01T00:06:00.000000Z"));
+        assert_eq!(capture_end(&report(vec![])), None);
+    }
+
+    #[test]
+    fn overlong_ids_are_cut_and_stay_unique() {
+        let a = bounded_id(format!("{}a", "x".repeat(300)));
+        let b = bounded_id(format!("{}b", "x".repeat(300)));
+        assert!(a.len() <= MAX_EVENT_ID_LEN && b.len() <= MAX_EVENT_ID_LEN);
+        assert_ne!(a, b);
+        assert_eq!(a, bounded_id(format!("{}a", "x".repeat(300))));
+        let short = "abc:gw:1.2.3.4".to_string();
+        assert_eq!(bounded_id(short.clone()), short);
+        // Multi-byte characters are never split.
+        let wide = bounded_id("é".repeat(150));
+        assert!(wide.len() <= MAX_EVENT_ID_LEN);
+    }
+
+    #[test]
+    fn events_round_trip_through_json() {
+        let events = events_from_report(&full_report(), SOURCE, FALLBACK);
+        let batch = Batch { schema: EVENTS_SCHEMA_VERSION, probe_version: "0.1.0".into(), events };
+        let json = serde_json::to_string(&batch).unwrap();
+        let back: Batch = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, batch);
+    }
 }

@@ -1,8 +1,11 @@
 //! Raw command-line arguments, as clap parses them.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+use crate::uplink::{AgentUrl, Fingerprint};
 
 /// duanka-probe: find GoIP / SIM-box gateways in SIP traffic.
 ///
@@ -29,10 +32,20 @@ pub struct Cli {
 pub enum Command {
     /// Analyse capture files offline and report the gateways found.
     ///
+    /// With --agent, the findings are also sent to the agent (after the
+    /// table or JSON is printed): every non-clean gateway (and any gateway
+    /// tied to a SIM) with its links and calls, and the cell side, in
+    /// batches of at most 1,000 events over HTTPS, retried with backoff until
+    /// --upload-deadline. Event ids derive from the captures' SHA-256, so
+    /// sending the same capture again adds nothing at the agent.
+    ///
     /// Exit status: 0 on success (also when a file was cut off: its frames up
     /// to the cut are analysed and a warning names the frame), 1 when a file
     /// or the signature database cannot be read (the other files are still
-    /// analysed and reported), 2 on a usage error.
+    /// analysed and reported, but nothing is sent to the agent), 2 on a usage
+    /// error (including an unreadable --agent-ca file), 4 when the report
+    /// could not be delivered to the agent (refused, or not accepted before
+    /// the deadline).
     Analyze(AnalyzeArgs),
     /// List the signature database (or check a replacement file).
     Signatures(SignaturesArgs),
@@ -80,6 +93,7 @@ pub struct EvalArgs {
 
 /// Arguments of `analyze`.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("agent_trust").args(["agent_fingerprint", "agent_ca"]).multiple(false)))]
 pub struct AnalyzeArgs {
     /// Capture files (pcap or pcapng; Ethernet, Linux SLL/SLL2 or raw IP).
     #[arg(required = true, value_name = "FILE")]
@@ -99,6 +113,51 @@ pub struct AnalyzeArgs {
     /// Never draw the progress bar (it is drawn only on a terminal, for large inputs).
     #[arg(long)]
     pub no_progress: bool,
+    /// Also send the findings to the agent at this URL (https://HOST or https://HOST:PORT).
+    ///
+    /// Needs --token and exactly one of --agent-fingerprint or --agent-ca.
+    #[arg(long, value_name = "URL", value_parser = parse_agent_url, requires_all = ["token", "agent_trust"], help_heading = "Agent")]
+    pub agent: Option<AgentUrl>,
+    /// The probe's token for the agent (from `duanka-agent probe add`).
+    ///
+    /// Prefer the environment variable: a command line is visible to other
+    /// users of the machine.
+    #[arg(long, value_name = "TOKEN", env = "DUANKA_TOKEN", hide_env_values = true, help_heading = "Agent")]
+    pub token: Option<String>,
+    /// Trust the agent whose certificate has this SHA-256 fingerprint.
+    ///
+    /// 64 hex digits, `:`-separated or not (`openssl x509 -noout -fingerprint
+    /// -sha256 -in agent.pem` prints it).
+    #[arg(long, value_name = "SHA256", value_parser = parse_fingerprint, requires = "agent", help_heading = "Agent")]
+    pub agent_fingerprint: Option<Fingerprint>,
+    /// Trust the agent whose certificate is issued by a CA in this PEM file
+    /// (the host name in --agent is checked).
+    #[arg(long, value_name = "PEM", requires = "agent", help_heading = "Agent")]
+    pub agent_ca: Option<PathBuf>,
+    /// Give up sending to the agent after this long, all retries included
+    /// (e.g. 30s, 5m).
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_deadline, help_heading = "Agent")]
+    pub upload_deadline: Duration,
+}
+
+fn parse_agent_url(s: &str) -> Result<AgentUrl, String> {
+    let url: AgentUrl = s.parse().map_err(|e: crate::uplink::UplinkError| e.to_string())?;
+    if !url.is_https() {
+        return Err("the agent is reached over https:// only".to_string());
+    }
+    Ok(url)
+}
+
+fn parse_fingerprint(s: &str) -> Result<Fingerprint, String> {
+    s.parse().map_err(|e: crate::uplink::UplinkError| e.to_string())
+}
+
+fn parse_deadline(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (e.g. 30s, 2m)"))?;
+    if d.is_zero() {
+        return Err("must be longer than zero".to_string());
+    }
+    Ok(d)
 }
 
 /// Arguments of `signatures`.

@@ -1,10 +1,12 @@
 //! The command line: raw arguments (clap) are turned into validated settings,
 //! then the chosen command runs. Exit codes: 0 success, 1 input error
-//! (unreadable capture or signature file), 2 usage error.
+//! (unreadable capture or signature file), 2 usage error, 3 `eval` below its
+//! targets, 4 `analyze --agent` could not deliver to the agent.
 
 mod args;
 mod eval;
 mod output;
+mod upload;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -26,6 +28,9 @@ pub const EXIT_INPUT: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: `eval` measured less than the required precision or recall.
 pub const EXIT_TARGET: u8 = 3;
+/// Exit code: `analyze --agent` could not deliver the report to the agent
+/// (refused, or not accepted before `--upload-deadline`).
+pub const EXIT_UPLOAD: u8 = 4;
 
 /// Inputs at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 32 * 1024 * 1024;
@@ -43,7 +48,7 @@ pub fn main() -> ExitCode {
     };
     init_logging(cli.verbose, cli.quiet);
     let code = match cli.command {
-        Command::Analyze(a) => analyze(a),
+        Command::Analyze(a) => analyze(a, cli.quiet),
         Command::Signatures(s) => signatures(s),
         Command::Eval(e) => eval(e),
     };
@@ -153,7 +158,16 @@ fn write_json(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::R
     writeln!(out)
 }
 
-fn analyze(args: AnalyzeArgs) -> u8 {
+fn analyze(args: AnalyzeArgs, quiet: bool) -> u8 {
+    // The agent settings are checked (and the CA file read) before the
+    // analysis, so a typo does not cost a long run.
+    let upload = match upload::Upload::from_args(&args) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let db = match load_db(args.signatures.as_deref()) {
         Ok(db) => db,
         Err(code) => return code,
@@ -166,10 +180,37 @@ fn analyze(args: AnalyzeArgs) -> u8 {
             output::write_table(out, &report, args.all, args.evidence)
         }
     });
-    match written {
-        Err(code) => code,
-        Ok(()) if failed => EXIT_INPUT,
-        Ok(()) => EXIT_OK,
+    if let Err(code) = written {
+        return code;
+    }
+    if failed {
+        if let Some(u) = &upload {
+            eprintln!("error: nothing sent to {}: an input could not be read", u.url());
+        }
+        return EXIT_INPUT;
+    }
+    let Some(upload) = upload else { return EXIT_OK };
+    match upload.run(&report, &args.files) {
+        Ok(s) => {
+            if !quiet {
+                eprintln!(
+                    "sent {} events in {} batches to {} ({} already known)",
+                    s.events,
+                    s.batches,
+                    upload.url(),
+                    s.duplicates
+                );
+            }
+            EXIT_OK
+        }
+        Err((s, e)) => {
+            eprintln!("error: could not deliver to {}: {e}", upload.url());
+            eprintln!(
+                "error: {} of {} batches ({} events) were delivered before that",
+                s.delivered, s.batches, s.events
+            );
+            EXIT_UPLOAD
+        }
     }
 }
 
