@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{AnalysisReport, CellSeen, DeviceReport, GatewayReport, SubscriberReport, Verdict};
+use crate::report::{link_source, AnalysisReport, CellSeen, DeviceReport, GatewayReport, SubscriberReport, Verdict};
 
 /// Version of the event schema; see the module docs.
 pub const EVENTS_SCHEMA_VERSION: u32 = 1;
@@ -367,8 +367,11 @@ pub fn capture_end(report: &AnalysisReport) -> Option<&str> {
 /// Whether [`events_from_report`] sends a gateway: see its docs.
 fn gateway_is_sent(gw: &GatewayReport) -> bool {
     gw.verdict != Verdict::Clean
-        || gw.imsis.iter().chain(&gw.imeis).chain(&gw.iccids).any(|i| i.valid)
-        || gw.linked_imsis.iter().any(|l| l.calls_matched > 0)
+        || gw.imeis.iter().chain(&gw.iccids).any(|i| i.valid)
+        || gw
+            .imsis
+            .iter()
+            .any(|l| l.valid && (l.sources.iter().any(|s| s == link_source::CONTROL_PLANE) || l.calls_matched > 0))
 }
 
 fn gateway_events(out: &mut EventList, gw: &GatewayReport, fallback_at: &str) {
@@ -382,7 +385,7 @@ fn gateway_events(out: &mut EventList, gw: &GatewayReport, fallback_at: &str) {
     out.push(&format!("gw:{addr}"), detected_at, EventBody::Detection { gateway: Box::new(detection) });
 
     let mut links: Vec<LinkObservation> = Vec::new();
-    let control_plane = [(LinkKind::Imsi, &gw.imsis), (LinkKind::Imei, &gw.imeis), (LinkKind::Iccid, &gw.iccids)];
+    let control_plane = [(LinkKind::Imei, &gw.imeis), (LinkKind::Iccid, &gw.iccids)];
     for (kind, list) in control_plane {
         for ident in list.iter().filter(|i| i.valid) {
             links.push(LinkObservation {
@@ -395,16 +398,31 @@ fn gateway_events(out: &mut EventList, gw: &GatewayReport, fallback_at: &str) {
             });
         }
     }
+    // A SIM can be both announced and call-matched: one link per source.
     // One IMEI link per device, however many of its SIMs were matched (a
     // module rotating SIMs): its calls add up, its confidence is the best.
     let mut imei_links: BTreeMap<&str, LinkObservation> = BTreeMap::new();
-    for l in gw.linked_imsis.iter().filter(|l| l.calls_matched > 0) {
+    for l in gw.imsis.iter().filter(|l| l.valid) {
+        if l.sources.iter().any(|s| s == link_source::CONTROL_PLANE) {
+            links.push(LinkObservation {
+                gateway: gw.address.clone(),
+                kind: LinkKind::Imsi,
+                value: l.imsi.clone(),
+                source: LinkSource::ControlPlane,
+                confidence: 1.0,
+                calls_matched: 0,
+            });
+        }
+        if l.calls_matched == 0 {
+            continue;
+        }
+        let call_confidence = crate::report::call_match_confidence(l.calls_matched, l.calls_ambiguous);
         links.push(LinkObservation {
             gateway: gw.address.clone(),
             kind: LinkKind::Imsi,
             value: l.imsi.clone(),
             source: LinkSource::CallMatch,
-            confidence: l.confidence,
+            confidence: call_confidence,
             calls_matched: l.calls_matched,
         });
         if let Some(imei) = l.imei.as_deref().filter(|i| !i.is_empty()) {
@@ -416,7 +434,7 @@ fn gateway_events(out: &mut EventList, gw: &GatewayReport, fallback_at: &str) {
                 confidence: 0.0,
                 calls_matched: 0,
             });
-            entry.confidence = entry.confidence.max(l.confidence);
+            entry.confidence = entry.confidence.max(call_confidence);
             entry.calls_matched += l.calls_matched;
         }
     }
@@ -482,7 +500,7 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
-    use crate::report::{BehaviourSummary, IdentityReport, LinkReport};
+    use crate::report::{IdentityReport, SimLink};
 
     const SOURCE: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     const FALLBACK: &str = "2026-11-01T00:10:00.000000Z";
@@ -491,36 +509,9 @@ mod tests {
         GatewayReport {
             address: address.into(),
             verdict,
-            score: 0.0,
-            vendor: None,
-            accounts: vec![],
-            calls: 0,
-            calls_in: 0,
-            calls_out: 0,
-            calls_answered: 0,
-            registrations: 0,
-            register_expires: vec![],
-            options_sent: 0,
-            requests_sent: 0,
-            requests_received: 0,
-            user_agents: vec![],
-            sip_ports: vec![],
             first_seen: Some("2026-11-01T00:00:01.000000Z".into()),
             last_seen: Some("2026-11-01T00:05:00.000000Z".into()),
-            detected_at: None,
-            first_call_at: None,
-            detection_latency_s: None,
-            behaviour: BehaviourSummary::default(),
-            imsis: vec![],
-            imeis: vec![],
-            iccids: vec![],
-            rtp: Default::default(),
-            lines: vec![],
-            linked_imsis: vec![],
-            call_log: vec![],
-            goip_keepalives: 0,
-            simbank_packets: 0,
-            evidence: vec![],
+            ..GatewayReport::default()
         }
     }
 
@@ -535,17 +526,39 @@ mod tests {
         }
     }
 
-    fn link(imsi: &str, imei: Option<&str>, matched: u64, confidence: f64) -> LinkReport {
-        LinkReport {
+    /// A SIM the control plane announced.
+    fn announced(imsi: &str, valid: bool) -> SimLink {
+        SimLink {
             imsi: imsi.into(),
-            imei: imei.map(Into::into),
-            calls_matched: matched,
+            confidence: if valid { 1.0 } else { 0.0 },
+            sources: vec![link_source::CONTROL_PLANE.into()],
+            valid,
+            channel: Some("1".into()),
+            imei: None,
+            calls_matched: 0,
             calls_ambiguous: 0,
-            confidence,
+            occurrences: 1,
+            frames: vec![],
             sip_frames: vec![],
             gsm_frames: vec![],
             file: None,
         }
+    }
+
+    /// A SIM tied by `matched` calls.
+    fn link(imsi: &str, imei: Option<&str>, matched: u64) -> SimLink {
+        SimLink {
+            confidence: call_match_confidence_for_test(matched),
+            sources: vec![link_source::CALL_MATCH.into()],
+            imei: imei.map(Into::into),
+            calls_matched: matched,
+            channel: None,
+            ..announced(imsi, true)
+        }
+    }
+
+    fn call_match_confidence_for_test(matched: u64) -> f64 {
+        crate::report::call_match_confidence(matched, 0)
     }
 
     fn calls(n: usize) -> Vec<CallObservation> {
@@ -604,22 +617,26 @@ mod tests {
     fn full_report() -> AnalysisReport {
         let mut simbox = gateway("192.0.2.10", Verdict::Simbox);
         simbox.detected_at = Some("2026-11-01T00:02:00.000000Z".into());
-        simbox.imsis = vec![identity("460001234567890", true), identity("46000BAD", false)];
+        // One SIM both announced and call-matched, one call-matched, one linked by no call.
+        let mut both = link("460001234567890", Some("49015420323751"), 3);
+        both.sources.insert(0, link_source::CONTROL_PLANE.into());
+        both.confidence = 1.0;
+        simbox.imsis = vec![
+            both,
+            announced("46000BAD", false),
+            link("460001234567891", Some("49015420323751"), 2),
+            link("460001234567892", None, 0),
+        ];
         simbox.imeis = vec![identity("490154203237518", true)];
         simbox.iccids = vec![identity("89860012345678901234", true)];
-        simbox.linked_imsis = vec![
-            link("460001234567890", Some("49015420323751"), 3, 0.75),
-            link("460001234567891", Some("49015420323751"), 2, 0.5),
-            link("460001234567892", None, 0, 0.0),
-        ];
         simbox.call_log = calls(2_500);
         let mut suspect = gateway("2001:db8::7", Verdict::Suspect);
         suspect.call_log = calls(3);
         let mut tied = gateway("198.51.100.9", Verdict::Clean);
-        tied.linked_imsis = vec![link("460009999999999", None, 1, 0.5)];
+        tied.imsis = vec![link("460009999999999", None, 1)];
         let mut phone = gateway("198.51.100.77", Verdict::Clean);
         phone.call_log = calls(10);
-        phone.imsis = vec![identity("46000BAD", false)];
+        phone.imsis = vec![announced("46000BAD", false)];
         let mut r = report(vec![simbox, suspect, tied, phone]);
         r.cells = vec![CellSeen { mcc: 460, mnc: 0, lac: 0x1234, cell_id: 42, arfcn: 17 }];
         r.subscribers = vec![
@@ -668,8 +685,8 @@ mod tests {
         assert!(events == expected, "{:#?}", ids(&events));
         // Within a gateway, links come in one order too (the detection body
         // is the report's own and keeps its order).
-        shuffled.gateways[3].linked_imsis.reverse();
         shuffled.gateways[3].imsis.reverse();
+        shuffled.gateways[3].imeis.reverse();
         assert_eq!(shuffled.gateways[3].address, "192.0.2.10");
         assert_eq!(ids(&events_from_report(&shuffled, SOURCE, FALLBACK)), ids(&expected));
     }
@@ -728,8 +745,7 @@ mod tests {
             (0..500).map(|i| gateway(&format!("10.0.{}.{}", i / 250, i % 250), Verdict::Clean)).collect();
         for g in &mut gateways {
             g.call_log = calls(5);
-            g.imsis = vec![identity("123", false)];
-            g.linked_imsis = vec![link("460001234567890", None, 0, 0.0)];
+            g.imsis = vec![announced("123", false), link("460001234567890", None, 0)];
         }
         gateways.push(gateway("192.0.2.10", Verdict::Simbox));
         let events = events_from_report(&report(gateways), SOURCE, FALLBACK);
@@ -741,7 +757,7 @@ mod tests {
         let events = events_from_report(&full_report(), SOURCE, FALLBACK);
         let EventBody::Detection { gateway } = &events[0].body else { panic!("{:?}", events[0]) };
         assert!(gateway.call_log.is_empty());
-        assert_eq!(gateway.imsis.len(), 2, "the detection keeps the rest of the report");
+        assert_eq!(gateway.imsis.len(), 4, "the detection keeps the rest of the report");
         let chunks: Vec<&Vec<CallObservation>> = events
             .iter()
             .filter_map(|e| match &e.body {

@@ -210,6 +210,18 @@ pub mod link_source {
     pub const CALL_MATCH: &str = "call_match";
 }
 
+/// Confidence of a link from `matched` calls matched one to one and
+/// `ambiguous` calls another SIM fitted as well: the share of clean matches,
+/// damped for few calls, `n/(n+a) · n/(n+1)`, rounded to 3 places. The probe
+/// (SIP ↔ GSM) and the agent (SIP ↔ CDR) both use it.
+pub fn call_match_confidence(matched: u64, ambiguous: u64) -> f64 {
+    if matched == 0 {
+        return 0.0;
+    }
+    let (n, a) = (matched as f64, ambiguous as f64);
+    (n / (n + a) * n / (n + 1.0) * 1000.0).round() / 1000.0
+}
+
 /// A SIM (IMSI) tied to a gateway.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimLink {

@@ -26,15 +26,7 @@ struct Tally {
     imeis: BTreeMap<String, u64>,
 }
 
-/// Confidence of a link from `n` matched and `a` ambiguous calls.
-pub fn confidence(n: u64, a: u64) -> f64 {
-    if n == 0 {
-        return 0.0;
-    }
-    let (n, a) = (n as f64, a as f64);
-    let c = n / (n + 1.0) * n / (n + a);
-    (c * 1000.0).round() / 1000.0
-}
+use duanka_shared::report::call_match_confidence as confidence;
 
 /// Match the calls of every suspect or SIM-box gateway. Returns (calls checked, links written).
 pub fn match_all(tx: &Transaction<'_>, cfg: &Config) -> rusqlite::Result<(u64, u64)> {

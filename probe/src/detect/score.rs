@@ -291,7 +291,7 @@ pub fn attach_links(gateways: &mut [GatewayReport], linker: &Linker, files: &[St
     }
     for g in gateways {
         for (imsi, l) in by_gateway.remove(&g.address).unwrap_or_default() {
-            let confidence = (l.confidence() * 1000.0).round() / 1000.0;
+            let confidence = l.confidence();
             let sip_frames: Vec<u64> = l.frames.iter().map(|(s, _)| s.number).collect();
             let gsm_frames: Vec<u64> = l.frames.iter().map(|(_, f)| f.number).collect();
             let file = l.frames.first().and_then(|(s, _)| files.get(s.file as usize).cloned());

@@ -56,9 +56,7 @@ pub struct Link {
 impl Link {
     /// matched / (matched + ambiguous), damped for few calls: n / (n + 1).
     pub fn confidence(&self) -> f64 {
-        let n = self.matched as f64;
-        let purity = n / (n + self.ambiguous as f64).max(1.0);
-        purity * n / (n + 1.0)
+        duanka_shared::report::call_match_confidence(self.matched, self.ambiguous)
     }
 }
 
