@@ -467,22 +467,29 @@ impl SipTracker {
 
     /// Drop or retire what has been idle too long at capture time `now`.
     pub fn expire(&mut self, now: Micros, counters: &mut Counters) {
-        let (hosts, changed, numbering) = (&mut self.hosts, &mut self.changed, &self.numbering);
-        self.dialogs.retain(|_, d| {
+        let mut timed_out: Vec<&mut Dialog> = Vec::new();
+        let mut gone: Vec<Box<[u8]>> = Vec::new();
+        for (id, d) in self.dialogs.iter_mut() {
             let idle = now.saturating_sub(d.last_ts);
             let keep = match (d.end_ts, d.answer_ts) {
                 (Some(_), _) => idle < LINGER,
                 (None, Some(_)) => idle < CALL_IDLE_TIMEOUT,
                 (None, None) => idle < SETUP_TIMEOUT,
             };
-            if !keep && !d.finished {
-                // Timed out without a BYE or final response: it ended when last heard of.
-                d.end_ts.get_or_insert(d.last_ts);
-                d.finished = true;
-                account_call(hosts, changed, numbering, d);
+            if !keep {
+                gone.push(id.clone());
+                if !d.finished {
+                    timed_out.push(d);
+                }
             }
-            keep
-        });
+        }
+        // Timed out without a BYE or final response: each ended when last heard
+        // of. Accounted in time order, not the table's, so results never depend
+        // on hashing.
+        end_in_time_order(&mut self.hosts, &mut self.changed, &self.numbering, timed_out);
+        for id in gone {
+            self.dialogs.remove(&id);
+        }
         self.bindings.retain(|_, b| {
             let life = u64::from(b.expires.unwrap_or(3600).max(60)) * 2 * SECOND + 60 * SECOND;
             now.saturating_sub(b.last_ts) < life
@@ -506,11 +513,8 @@ impl SipTracker {
 
     /// Account every call still open (the end of the input): each ended when last heard of.
     pub fn finish_all(&mut self) {
-        for d in self.dialogs.values_mut().filter(|d| !d.finished) {
-            d.end_ts.get_or_insert(d.last_ts);
-            d.finished = true;
-            account_call(&mut self.hosts, &mut self.changed, &self.numbering, d);
-        }
+        let open: Vec<&mut Dialog> = self.dialogs.values_mut().filter(|d| !d.finished).collect();
+        end_in_time_order(&mut self.hosts, &mut self.changed, &self.numbering, open);
     }
 
     /// Every address ever followed, retired records merged into the live ones.
@@ -531,6 +535,23 @@ impl SipTracker {
 }
 
 /// Fold one ended call into the behaviour of its two parties.
+/// End calls that were never ended on the wire (each when last heard of) and
+/// account them, oldest end first: behaviour figures credit time between
+/// consecutive events, so the order must be the calls' and not a hash table's.
+fn end_in_time_order(
+    hosts: &mut HashMap<IpAddr, Host>,
+    changed: &mut Vec<IpAddr>,
+    numbering: &Numbering,
+    mut dialogs: Vec<&mut Dialog>,
+) {
+    dialogs.sort_by_key(|d| (d.end_ts.unwrap_or(d.last_ts), d.setup_ts, d.invite_frame.file, d.invite_frame.number));
+    for d in dialogs {
+        d.end_ts.get_or_insert(d.last_ts);
+        d.finished = true;
+        account_call(hosts, changed, numbering, d);
+    }
+}
+
 fn account_call(hosts: &mut HashMap<IpAddr, Host>, changed: &mut Vec<IpAddr>, numbering: &Numbering, d: &Dialog) {
     let end = d.end_ts.unwrap_or(d.last_ts);
     if let Some(h) = hosts.get_mut(&d.callee.ip()) {
