@@ -5,6 +5,9 @@
 //! 2 usage error, 3 an import file was refused (row errors; nothing stored).
 
 mod args;
+mod probe;
+mod serve;
+mod token;
 
 use std::process::ExitCode;
 
@@ -33,9 +36,9 @@ pub fn main() -> ExitCode {
     };
     init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
-        Command::Serve(a) => not_built("serve", &a.data),
-        Command::Probe(c) => not_built("probe", c.data()),
-        Command::Token(c) => not_built("token", c.data()),
+        Command::Serve(a) => serve::run(&a),
+        Command::Probe(c) => probe::run(&c),
+        Command::Token(c) => token::run(&c),
         Command::Registry(c) => not_built("registry", c.data()),
         Command::Cdr(c) => not_built("cdr", c.data()),
         Command::Correlate(a) => not_built("correlate", &a.data),
@@ -52,6 +55,28 @@ pub fn main() -> ExitCode {
 
 fn not_built(what: &str, _data: &DataArgs) -> anyhow::Result<u8> {
     anyhow::bail!("`{what}` is not built yet")
+}
+
+/// Writes `rows` under `headers` in left-aligned columns.
+fn table(out: &mut impl std::io::Write, headers: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |out: &mut dyn std::io::Write, cells: &mut dyn Iterator<Item = &str>| -> std::io::Result<()> {
+        let mut text = String::new();
+        for (cell, w) in cells.zip(&widths) {
+            text.push_str(&format!("{cell:<w$}  "));
+        }
+        writeln!(out, "{}", text.trim_end())
+    };
+    line(out, &mut headers.iter().copied())?;
+    for row in rows {
+        line(out, &mut row.iter().map(String::as_str))?;
+    }
+    Ok(())
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

@@ -43,6 +43,9 @@ pub enum StoreError {
         /// What SQLite said.
         source: rusqlite::Error,
     },
+    /// A value could not be written as JSON for a `*_json` column.
+    #[error("encoding JSON: {0}")]
+    Encode(String),
     /// The database was written by a newer agent.
     #[error("database is at migration {found}, newer than this agent knows ({known}); upgrade the agent")]
     TooNew {
@@ -88,6 +91,8 @@ impl Store {
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Ingest alone keeps a dozen statements cached; room for the rest.
+        self.conn.set_prepared_statement_cache_capacity(64);
         Ok(())
     }
 
@@ -129,6 +134,13 @@ impl Store {
     /// The connection, mutably (transactions).
     pub fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
+    }
+
+    /// Closes the database, folding the write-ahead log back into the main
+    /// file first so that a stopped agent leaves one self-contained file.
+    pub fn close(self) -> Result<(), StoreError> {
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.close().map_err(|(_, e)| StoreError::Sqlite(e))
     }
 
     /// The data directory (empty for an in-memory store).
