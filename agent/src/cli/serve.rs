@@ -24,30 +24,30 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
+        // Watch the signals before announcing the address: a supervisor may
+        // stop the agent as soon as it has read it.
+        let shutdown = shutdown_signal()?;
         let server = Server::bind(config).await?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "fingerprint: {}", server.fingerprint())?;
         writeln!(out, "listening on https://{}", server.local_addr())?;
         out.flush()?;
         drop(out);
-        server.run(shutdown_signal()).await?;
+        server.run(shutdown).await?;
         Ok(EXIT_OK)
     })
 }
 
-/// Completes on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// A future that completes on the first SIGINT or SIGTERM; the handlers are
+/// installed when this returns, not when the future is first polled.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot watch SIGTERM; stopping on SIGINT only");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let mut term = signal(SignalKind::terminate()).context("watching SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("watching SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => tracing::info!("SIGINT"),
+            _ = term.recv() => tracing::info!("SIGTERM"),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
-        _ = term.recv() => tracing::info!("SIGTERM"),
-    }
+    })
 }
