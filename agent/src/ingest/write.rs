@@ -300,3 +300,242 @@ fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, IngestErro
     serde_json::to_string(value)
         .map_err(|e| IngestError::Store(StoreError::Encode(e.to_string())))
 }
+
+#[cfg(test)]
+mod tests {
+    use duanka_shared::events::{Alarm, Heartbeat, LinkKind, LinkObservation, LinkSource};
+    use duanka_shared::report::{DeviceReport, GatewayReport, SubscriberReport, Verdict};
+    use rusqlite::OptionalExtension as _;
+
+    use super::*;
+    use crate::store::{rfc3339_to_ms, Store};
+
+    fn setup() -> (Store, i64) {
+        let store = Store::open_in_memory().unwrap();
+        let probe = crate::auth::enrol_probe(store.conn(), "p").unwrap().id;
+        (store, probe)
+    }
+
+    fn ev(id: &str, at: &str, body: EventBody) -> Event {
+        Event { id: id.into(), at: at.into(), body }
+    }
+
+    fn batch(events: Vec<Event>) -> Batch {
+        Batch { schema: 1, probe_version: "t".into(), events }
+    }
+
+    fn report(verdict: Verdict, score: f64, detected_at: Option<&str>) -> Box<GatewayReport> {
+        // The smallest report: every required field, as JSON.
+        let json = serde_json::json!({
+            "address": "198.51.100.7", "verdict": verdict, "score": score, "vendor": "DBL",
+            "accounts": [], "calls": 0, "calls_in": 0, "calls_out": 0, "calls_answered": 0,
+            "registrations": 0, "register_expires": [], "options_sent": 0, "requests_sent": 0,
+            "requests_received": 0, "user_agents": [], "sip_ports": [],
+            "first_seen": "2026-11-23T06:00:00Z", "last_seen": "2026-11-23T06:10:00Z",
+            "detected_at": detected_at, "first_call_at": null, "detection_latency_s": null,
+            "behaviour": {"calls_terminated": 0, "calls_originated": 0, "peak_concurrent_calls": 0},
+            "imsis": [], "imeis": [], "iccids": [], "rtp": {"streams": 0, "linked_to_calls": 0, "packets": 0,
+            "lost": 0, "ptimes_ms": [], "codecs": [], "streams_with_rtcp": 0, "dtmf_events": 0, "silence_gaps": 0},
+            "lines": [], "goip_keepalives": 0, "simbank_packets": 0, "evidence": [],
+            "call_log": [{"called": "13800000001", "start": "2026-11-23T06:01:00Z", "direction": "in"}]
+        });
+        Box::new(serde_json::from_value(json).unwrap())
+    }
+
+    fn link(confidence: f64, calls: u64) -> EventBody {
+        EventBody::Link(LinkObservation {
+            gateway: "198.51.100.7".into(),
+            kind: LinkKind::Imsi,
+            value: "460001234567890".into(),
+            source: LinkSource::CallMatch,
+            confidence,
+            calls_matched: calls,
+        })
+    }
+
+    fn one<T: rusqlite::types::FromSql>(store: &Store, sql: &str) -> T {
+        store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn calls_before_a_detection_create_a_clean_gateway_that_the_detection_then_fills() {
+        let (mut store, probe) = setup();
+        let calls = EventBody::Calls {
+            gateway: "198.51.100.7".into(),
+            calls: vec![CallObservation {
+                called: "13800000001".into(),
+                calling: None,
+                start: "2026-11-23T06:01:00Z".into(),
+                direction: Direction::In,
+                answered: false,
+            }],
+        };
+        let out = store_batch(store.conn_mut(), probe, &batch(vec![ev("c1", "2026-11-23T06:01:00Z", calls)])).unwrap();
+        assert_eq!(out.gateways.len(), 1);
+        let (verdict, score, report_json): (String, f64, String) = store
+            .conn()
+            .query_row("SELECT verdict, score, report_json FROM gateways", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap();
+        assert_eq!((verdict.as_str(), score, report_json.as_str()), ("clean", 0.0, "{}"));
+
+        let det = EventBody::Detection { gateway: report(Verdict::Simbox, 7.5, Some("2026-11-23T06:05:00Z")) };
+        let out2 = store_batch(store.conn_mut(), probe, &batch(vec![ev("d1", "2026-11-23T06:10:00Z", det)])).unwrap();
+        assert_eq!(out2.gateways, out.gateways, "same gateway row");
+        assert_eq!(one::<String>(&store, "SELECT verdict FROM gateways"), "simbox");
+        assert_eq!(one::<f64>(&store, "SELECT score FROM gateways"), 7.5);
+        assert!(one::<String>(&store, "SELECT report_json FROM gateways").contains("\"vendor\":\"DBL\""));
+        // The detection's call log is the same call: still one row, now from both.
+        assert_eq!(one::<i64>(&store, "SELECT count(*) FROM gateway_calls"), 1);
+        assert_eq!(
+            one::<i64>(&store, "SELECT first_seen_at FROM gateways"),
+            rfc3339_to_ms("2026-11-23T06:00:00Z").unwrap()
+        );
+    }
+
+    #[test]
+    fn the_latest_detection_wins_but_the_first_detection_time_stays() {
+        let (mut store, probe) = setup();
+        let first = EventBody::Detection { gateway: report(Verdict::Simbox, 9.0, Some("2026-11-23T06:05:00Z")) };
+        let later = EventBody::Detection { gateway: report(Verdict::Suspect, 3.0, Some("2026-11-23T07:00:00Z")) };
+        store_batch(store.conn_mut(), probe, &batch(vec![ev("d1", "2026-11-23T06:10:00Z", first)])).unwrap();
+        store_batch(store.conn_mut(), probe, &batch(vec![ev("d2", "2026-11-23T07:10:00Z", later)])).unwrap();
+        assert_eq!(one::<String>(&store, "SELECT verdict FROM gateways"), "suspect");
+        assert_eq!(
+            one::<i64>(&store, "SELECT detected_at FROM gateways"),
+            rfc3339_to_ms("2026-11-23T06:05:00Z").unwrap()
+        );
+    }
+
+    #[test]
+    fn links_keep_the_highest_confidence_and_the_widest_range() {
+        let (mut store, probe) = setup();
+        let events = vec![
+            ev("l1", "2026-11-23T06:00:00Z", link(0.9, 3)),
+            ev("l2", "2026-11-23T05:00:00Z", link(0.4, 5)),
+            ev("l3", "2026-11-23T08:00:00Z", link(0.5, 1)),
+        ];
+        store_batch(store.conn_mut(), probe, &batch(events)).unwrap();
+        let row: (f64, i64, i64, i64) = store
+            .conn()
+            .query_row("SELECT confidence, calls_matched, first_seen_at, last_seen_at FROM gateway_links", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .unwrap();
+        assert_eq!(row.0, 0.9);
+        assert_eq!(row.1, 5);
+        assert_eq!(row.2, rfc3339_to_ms("2026-11-23T05:00:00Z").unwrap());
+        assert_eq!(row.3, rfc3339_to_ms("2026-11-23T08:00:00Z").unwrap());
+    }
+
+    #[test]
+    fn subscribers_and_devices_accumulate_their_lists() {
+        let (mut store, probe) = setup();
+        let sub = |imeis: &[&str], flags: &[&str], first: &str, last: &str| EventBody::Subscriber {
+            subscriber: SubscriberReport {
+                imsi: "460001234567890".into(),
+                tmsis: vec![],
+                location_areas: vec![],
+                imeis: imeis.iter().map(|s| s.to_string()).collect(),
+                attaches: 1,
+                location_updates: 0,
+                detaches: 0,
+                setups: 0,
+                distinct_called: 0,
+                paging_responses: 0,
+                flags: flags.iter().map(|s| s.to_string()).collect(),
+                first_seen: first.into(),
+                last_seen: last.into(),
+            },
+        };
+        let dev = |imsis: &[&str]| EventBody::Device {
+            device: DeviceReport {
+                imei: "86123456000001".into(),
+                tac: "86123456".into(),
+                imsis: imsis.iter().map(|s| s.to_string()).collect(),
+                luhn_valid: None,
+                flags: vec![],
+            },
+        };
+        let at = "2026-11-23T06:00:00Z";
+        let events = vec![
+            ev("s1", at, sub(&["111", "222"], &["stationary"], "2026-11-23T06:00:00Z", "2026-11-23T06:30:00Z")),
+            ev("s2", at, sub(&["222", "333"], &["attach_cohort"], "2026-11-23T05:00:00Z", "2026-11-23T06:10:00Z")),
+            ev("v1", at, dev(&["460001234567890"])),
+            ev("v2", at, dev(&["460001234567891"])),
+        ];
+        store_batch(store.conn_mut(), probe, &batch(events)).unwrap();
+        let imeis: Vec<String> = serde_json::from_str(&one::<String>(&store, "SELECT imeis_json FROM subscribers")).unwrap();
+        assert_eq!(imeis, ["111", "222", "333"]);
+        let flags: Vec<String> = serde_json::from_str(&one::<String>(&store, "SELECT flags_json FROM subscribers")).unwrap();
+        assert_eq!(flags, ["attach_cohort", "stationary"]);
+        assert_eq!(
+            one::<i64>(&store, "SELECT first_seen_at FROM subscribers"),
+            rfc3339_to_ms("2026-11-23T05:00:00Z").unwrap()
+        );
+        assert_eq!(
+            one::<i64>(&store, "SELECT last_seen_at FROM subscribers"),
+            rfc3339_to_ms("2026-11-23T06:30:00Z").unwrap()
+        );
+        let imsis: Vec<String> = serde_json::from_str(&one::<String>(&store, "SELECT imsis_json FROM devices")).unwrap();
+        assert_eq!(imsis, ["460001234567890", "460001234567891"]);
+    }
+
+    #[test]
+    fn heartbeats_keep_the_latest_and_alarms_are_rows() {
+        let (mut store, probe) = setup();
+        let hb = |packets| EventBody::Heartbeat { heartbeat: Heartbeat { packets, ..Default::default() } };
+        let events = vec![
+            ev("h2", "2026-11-23T06:00:10Z", hb(20)),
+            ev("h1", "2026-11-23T06:00:00Z", hb(10)),
+            ev("a1", "2026-11-23T06:00:05Z", EventBody::Alarm { alarm: Alarm { kind: "tamper".into(), detail: "lid".into() } }),
+        ];
+        let out = store_batch(store.conn_mut(), probe, &batch(events)).unwrap();
+        assert!(out.gateways.is_empty());
+        let stored: serde_json::Value =
+            serde_json::from_str(&one::<String>(&store, "SELECT heartbeat_json FROM probes")).unwrap();
+        assert_eq!(stored["heartbeat"]["packets"], 20, "an older heartbeat arriving later does not win");
+        assert_eq!(stored["at"], "2026-11-23T06:00:10.000Z");
+        assert_eq!(one::<String>(&store, "SELECT kind FROM alarms"), "tamper");
+        assert!(one::<Option<i64>>(&store, "SELECT last_seen_at FROM probes").is_some());
+    }
+
+    #[test]
+    fn duplicates_are_counted_and_not_reapplied() {
+        let (mut store, probe) = setup();
+        let first = batch(vec![ev("l1", "2026-11-23T06:00:00Z", link(0.2, 1))]);
+        store_batch(store.conn_mut(), probe, &first).unwrap();
+        // Same id, different content: it is the same fact resent, so ignored.
+        let again = batch(vec![ev("l1", "2026-11-23T06:00:00Z", link(0.9, 9)), ev("l1", "2026-11-23T06:00:00Z", link(0.9, 9))]);
+        let out = store_batch(store.conn_mut(), probe, &again).unwrap();
+        assert_eq!((out.accepted, out.duplicates), (0, 2));
+        assert!(out.gateways.is_empty());
+        assert_eq!(one::<f64>(&store, "SELECT confidence FROM gateway_links"), 0.2);
+    }
+
+    #[test]
+    fn an_unknown_probe_stores_nothing() {
+        let (mut store, _) = setup();
+        let err = store_batch(store.conn_mut(), 99, &batch(vec![ev("l1", "2026-11-23T06:00:00Z", link(0.2, 1))]));
+        assert!(matches!(err, Err(IngestError::UnknownProbe(99))), "{err:?}");
+        assert_eq!(one::<i64>(&store, "SELECT count(*) FROM events"), 0);
+    }
+
+    #[test]
+    fn a_failure_inside_the_transaction_rolls_everything_back() {
+        let (mut store, probe) = setup();
+        // Make the last write fail (cells refuse inserts), after others succeeded.
+        store
+            .conn()
+            .execute_batch("CREATE TRIGGER no_cells BEFORE INSERT ON cells BEGIN SELECT RAISE(ABORT, 'no'); END")
+            .unwrap();
+        let cell = EventBody::Cell { cell: duanka_shared::report::CellSeen { mcc: 460, mnc: 0, lac: 1, cell_id: 2, arfcn: 3 } };
+        let events = vec![ev("l1", "2026-11-23T06:00:00Z", link(0.2, 1)), ev("c1", "2026-11-23T06:00:00Z", cell)];
+        assert!(matches!(store_batch(store.conn_mut(), probe, &batch(events)), Err(IngestError::Store(_))));
+        for table in ["events", "gateways", "gateway_links"] {
+            assert_eq!(one::<i64>(&store, &format!("SELECT count(*) FROM {table}")), 0, "{table}");
+        }
+        let seen: Option<i64> =
+            store.conn().query_row("SELECT last_seen_at FROM probes", [], |r| r.get(0)).optional().unwrap().flatten();
+        assert_eq!(seen, None);
+    }
+}
