@@ -1,9 +1,9 @@
 //! Storing a checked batch: one transaction, one cached statement per kind
 //! of write (see the parent module for what each event kind does).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use rusqlite::{params, CachedStatement, Connection, Transaction, TransactionBehavior};
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension as _, Transaction, TransactionBehavior};
 
 use duanka_shared::events::{Batch, CallObservation, Direction, Event, EventBody};
 
@@ -31,7 +31,7 @@ pub fn store_batch(conn: &mut Connection, probe_id: i64, batch: &Batch) -> Resul
         for (event, times) in batch.events.iter().zip(&checked) {
             writer.event(event, times)?;
         }
-        writer.outcome()
+        writer.finish()?
     };
     tx.commit()?;
     Ok(outcome)
@@ -44,7 +44,9 @@ struct Writer<'t> {
     now: i64,
     event: CachedStatement<'t>,
     gateway_report: CachedStatement<'t>,
-    gateway_seen: CachedStatement<'t>,
+    gateway_find: CachedStatement<'t>,
+    gateway_new: CachedStatement<'t>,
+    gateway_widen: CachedStatement<'t>,
     call: CachedStatement<'t>,
     link: CachedStatement<'t>,
     subscriber: CachedStatement<'t>,
@@ -54,6 +56,13 @@ struct Writer<'t> {
     alarm: CachedStatement<'t>,
     outcome: IngestOutcome,
     gateways: BTreeSet<i64>,
+    /// Gateway ids by address, for this batch.
+    gateway_ids: HashMap<String, i64>,
+    /// The seen range (min, max) of each gateway's `calls` and `link` events
+    /// in this batch, applied once per gateway at the end: updating a column
+    /// rewrites the whole row, report included, so once per event would be
+    /// slow.
+    seen: HashMap<i64, (i64, i64)>,
 }
 
 /// `min` and `max` over nullable columns: SQLite's return NULL if any
@@ -106,14 +115,19 @@ impl<'t> Writer<'t> {
                 widen!(""),
                 " RETURNING id"
             ))?,
-            gateway_seen: tx.prepare_cached(concat!(
+            gateway_find: tx.prepare_cached("SELECT id FROM gateways WHERE probe_id = ?1 AND address = ?2")?,
+            gateway_new: tx.prepare_cached(
                 "INSERT INTO gateways (probe_id, address, verdict, score, first_seen_at, last_seen_at,
                                        report_json, updated_at)
-                 VALUES (?1, ?2, 'clean', 0, ?3, ?3, '{}', ?4)
-                 ON CONFLICT (probe_id, address) DO UPDATE SET updated_at = excluded.updated_at, ",
-                widen!(""),
-                " RETURNING id"
-            ))?,
+                 VALUES (?1, ?2, 'clean', 0, ?3, ?3, '{}', ?4) RETURNING id",
+            )?,
+            gateway_widen: tx.prepare_cached(
+                "UPDATE gateways SET updated_at = ?4,
+                   first_seen_at = min(coalesce(first_seen_at, ?2), ?2),
+                   last_seen_at = max(coalesce(last_seen_at, ?3), ?3)
+                 WHERE id = ?1 AND (first_seen_at IS NULL OR first_seen_at > ?2
+                                    OR last_seen_at IS NULL OR last_seen_at < ?3)",
+            )?,
             call: tx.prepare_cached(
                 "INSERT INTO gateway_calls (gateway_id, called, started_at, direction, answered)
                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -167,11 +181,26 @@ impl<'t> Writer<'t> {
             )?,
             outcome: IngestOutcome::default(),
             gateways: BTreeSet::new(),
+            gateway_ids: HashMap::new(),
+            seen: HashMap::new(),
         })
     }
 
     fn event(&mut self, event: &Event, checked: &CheckedEvent) -> Result<(), IngestError> {
-        let body_json = to_json(&event.body)?;
+        // The report of a detection, subscriber or device goes into its own
+        // table as well as into the event's body: serialise it once.
+        let inner = match &event.body {
+            EventBody::Detection { gateway } => Some(("gateway", to_json(gateway)?)),
+            EventBody::Subscriber { subscriber } => Some(("subscriber", to_json(subscriber)?)),
+            EventBody::Device { device } => Some(("device", to_json(device)?)),
+            _ => None,
+        };
+        let body_json = match &inner {
+            // As serde writes the internally tagged `EventBody`.
+            Some((field, json)) => format!(r#"{{"type":"{}","{field}":{json}}}"#, event.body.kind()),
+            None => to_json(&event.body)?,
+        };
+        let report_json = inner.map(|(_, json)| json).unwrap_or_default();
         let inserted = self.event.execute(params![
             self.probe_id,
             event.id,
@@ -198,12 +227,13 @@ impl<'t> Writer<'t> {
                         first_seen.unwrap_or(at),
                         last_seen.unwrap_or(at),
                         detected_at,
-                        to_json(gateway)?,
+                        report_json,
                         self.now
                     ],
                     |r| r.get(0),
                 )?;
                 self.gateways.insert(id);
+                self.gateway_ids.insert(gateway.address.clone(), id);
                 self.calls(id, &gateway.call_log, call_starts)?;
             }
             (EventBody::Calls { gateway, calls }, BodyTimes::Calls(starts)) => {
@@ -230,7 +260,7 @@ impl<'t> Writer<'t> {
                     to_json(&s.imeis)?,
                     first_seen,
                     last_seen,
-                    to_json(s)?
+                    report_json
                 ])?;
             }
             (EventBody::Device { device: d }, _) => {
@@ -241,7 +271,7 @@ impl<'t> Writer<'t> {
                     d.luhn_valid,
                     to_json(&d.flags)?,
                     to_json(&d.imsis)?,
-                    to_json(d)?
+                    report_json
                 ])?;
             }
             (EventBody::Cell { cell: c }, _) => {
@@ -263,10 +293,24 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    /// The id of the gateway at `address` for this probe, created if new,
-    /// with its seen range widened to `at`.
+    /// The id of the gateway at `address` for this probe, created if new;
+    /// its seen range is widened to `at` when the batch ends.
     fn gateway_seen(&mut self, address: &str, at: i64) -> Result<i64, IngestError> {
-        let id: i64 = self.gateway_seen.query_row(params![self.probe_id, address, at, self.now], |r| r.get(0))?;
+        let id = match self.gateway_ids.get(address) {
+            Some(&id) => id,
+            None => {
+                let found: Option<i64> =
+                    self.gateway_find.query_row(params![self.probe_id, address], |r| r.get(0)).optional()?;
+                let id = match found {
+                    Some(id) => id,
+                    None => self.gateway_new.query_row(params![self.probe_id, address, at, self.now], |r| r.get(0))?,
+                };
+                self.gateway_ids.insert(address.to_owned(), id);
+                id
+            }
+        };
+        let range = self.seen.entry(id).or_insert((at, at));
+        *range = (range.0.min(at), range.1.max(at));
         self.gateways.insert(id);
         Ok(id)
     }
@@ -282,8 +326,12 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    fn outcome(self) -> IngestOutcome {
-        IngestOutcome { gateways: self.gateways.into_iter().collect(), ..self.outcome }
+    /// Applies the seen ranges and returns what the batch did.
+    fn finish(mut self) -> Result<IngestOutcome, IngestError> {
+        for (id, (first, last)) in std::mem::take(&mut self.seen) {
+            self.gateway_widen.execute(params![id, first, last, self.now])?;
+        }
+        Ok(IngestOutcome { gateways: self.gateways.into_iter().collect(), ..self.outcome })
     }
 }
 
@@ -305,8 +353,6 @@ fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, IngestErro
 mod tests {
     use duanka_shared::events::{Alarm, Heartbeat, LinkKind, LinkObservation, LinkSource};
     use duanka_shared::report::{DeviceReport, GatewayReport, SubscriberReport, Verdict};
-    use rusqlite::OptionalExtension as _;
-
     use super::*;
     use crate::store::{rfc3339_to_ms, Store};
 

@@ -17,6 +17,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 /// The migrations, in the order they apply. Append only.
 const MIGRATIONS: &[(&str, &str)] = &[("0001_initial", include_str!("../../migrations/0001_initial.sql"))];
 
+/// Pages of write-ahead log after which a commit checkpoints (see `configure`).
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
+/// Bytes the write-ahead log file is truncated to after a checkpoint.
+const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "agent.db";
 
@@ -91,6 +96,13 @@ impl Store {
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Checkpoint every ~40 MB of log rather than SQLite's 4 MB: pages
+        // written by many batches (indexes, gateway rows) are copied back
+        // once, and ingest spends far less time in checkpoints (measured:
+        // about a third less per event). The log file is cut back to
+        // JOURNAL_SIZE_LIMIT after each checkpoint.
+        self.conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+        self.conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
         // Ingest alone keeps a dozen statements cached; room for the rest.
         self.conn.set_prepared_statement_cache_capacity(64);
         Ok(())
