@@ -240,9 +240,8 @@ pub fn enrol_probe(conn: &Connection, name: &str) -> Result<NewToken, AuthError>
 
 /// Every probe, oldest first.
 pub fn list_probes(conn: &Connection) -> Result<Vec<ProbeInfo>, AuthError> {
-    let mut stmt = conn.prepare(
-        "SELECT id, name, created_at, revoked_at, last_seen_at, heartbeat_json FROM probes ORDER BY id",
-    )?;
+    let mut stmt =
+        conn.prepare("SELECT id, name, created_at, revoked_at, last_seen_at, heartbeat_json FROM probes ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         let heartbeat: Option<String> = r.get(5)?;
         Ok(ProbeInfo {

@@ -53,7 +53,10 @@ type Fail = (String, String);
 /// event's times, in order, or the first problem.
 pub fn check_batch(batch: &Batch) -> Result<Vec<CheckedEvent>, IngestError> {
     if batch.schema != EVENTS_SCHEMA_VERSION {
-        return Err(IngestError::UnsupportedVersion { found: u64::from(batch.schema), expected: EVENTS_SCHEMA_VERSION });
+        return Err(IngestError::UnsupportedVersion {
+            found: u64::from(batch.schema),
+            expected: EVENTS_SCHEMA_VERSION,
+        });
     }
     if batch.events.len() > MAX_EVENTS_PER_BATCH {
         return Err(IngestError::TooManyEvents { count: batch.events.len(), max: MAX_EVENTS_PER_BATCH });
@@ -63,8 +66,11 @@ pub fn check_batch(batch: &Batch) -> Result<Vec<CheckedEvent>, IngestError> {
         .iter()
         .enumerate()
         .map(|(index, event)| {
-            check_event(&event.id, &event.at, &event.body)
-                .map_err(|(path, message)| IngestError::Invalid { index, path, message })
+            check_event(&event.id, &event.at, &event.body).map_err(|(path, message)| IngestError::Invalid {
+                index,
+                path,
+                message,
+            })
         })
         .collect()
 }
@@ -221,13 +227,15 @@ mod tests {
     #[test]
     fn forged_imei_check_digit_is_kept() {
         // 490154203237518 is valid; …519 has a wrong Luhn digit, still accepted.
-        let batch = Batch { schema: 1, probe_version: "t".into(), events: vec![link("490154203237519", LinkKind::Imei, 1.0)] };
+        let batch =
+            Batch { schema: 1, probe_version: "t".into(), events: vec![link("490154203237519", LinkKind::Imei, 1.0)] };
         assert!(check_batch(&batch).is_ok());
     }
 
     #[test]
     fn times_are_returned() {
-        let batch = Batch { schema: 1, probe_version: "t".into(), events: vec![link("460001234567890", LinkKind::Imsi, 1.0)] };
+        let batch =
+            Batch { schema: 1, probe_version: "t".into(), events: vec![link("460001234567890", LinkKind::Imsi, 1.0)] };
         let c = check_batch(&batch).unwrap();
         assert_eq!(c[0].at_ms, rfc3339_to_ms("2026-11-23T06:00:00Z").unwrap());
     }

@@ -176,9 +176,8 @@ impl<'t> Writer<'t> {
                  WHERE id = ?2 AND (heartbeat_json IS NULL
                                     OR coalesce(json_extract(heartbeat_json, '$.at_ms'), 0) <= ?3)",
             )?,
-            alarm: tx.prepare_cached(
-                "INSERT INTO alarms (probe_id, kind, detail, occurred_at) VALUES (?1, ?2, ?3, ?4)",
-            )?,
+            alarm: tx
+                .prepare_cached("INSERT INTO alarms (probe_id, kind, detail, occurred_at) VALUES (?1, ?2, ?3, ?4)")?,
             outcome: IngestOutcome::default(),
             gateways: BTreeSet::new(),
             gateway_ids: HashMap::new(),
@@ -216,7 +215,10 @@ impl<'t> Writer<'t> {
         self.outcome.accepted += 1;
         let at = checked.at_ms;
         match (&event.body, &checked.times) {
-            (EventBody::Detection { gateway }, BodyTimes::Detection { first_seen, last_seen, detected_at, call_starts }) => {
+            (
+                EventBody::Detection { gateway },
+                BodyTimes::Detection { first_seen, last_seen, detected_at, call_starts },
+            ) => {
                 let id: i64 = self.gateway_report.query_row(
                     params![
                         self.probe_id,
@@ -345,16 +347,15 @@ fn source_name(source: duanka_shared::events::LinkSource) -> &'static str {
 fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, IngestError> {
     // Serialising these plain data types cannot fail (no maps with non-string
     // keys); report it as an internal error should it ever.
-    serde_json::to_string(value)
-        .map_err(|e| IngestError::Store(StoreError::Encode(e.to_string())))
+    serde_json::to_string(value).map_err(|e| IngestError::Store(StoreError::Encode(e.to_string())))
 }
 
 #[cfg(test)]
 mod tests {
-    use duanka_shared::events::{Alarm, Heartbeat, LinkKind, LinkObservation, LinkSource};
-    use duanka_shared::report::{DeviceReport, GatewayReport, SubscriberReport, Verdict};
     use super::*;
     use crate::store::{rfc3339_to_ms, Store};
+    use duanka_shared::events::{Alarm, Heartbeat, LinkKind, LinkObservation, LinkSource};
+    use duanka_shared::report::{DeviceReport, GatewayReport, SubscriberReport, Verdict};
 
     fn setup() -> (Store, i64) {
         let store = Store::open_in_memory().unwrap();
@@ -420,7 +421,9 @@ mod tests {
         assert_eq!(out.gateways.len(), 1);
         let (verdict, score, report_json): (String, f64, String) = store
             .conn()
-            .query_row("SELECT verdict, score, report_json FROM gateways", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row("SELECT verdict, score, report_json FROM gateways", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .unwrap();
         assert_eq!((verdict.as_str(), score, report_json.as_str()), ("clean", 0.0, "{}"));
 
@@ -510,9 +513,11 @@ mod tests {
             ev("v2", at, dev(&["460001234567891"])),
         ];
         store_batch(store.conn_mut(), probe, &batch(events)).unwrap();
-        let imeis: Vec<String> = serde_json::from_str(&one::<String>(&store, "SELECT imeis_json FROM subscribers")).unwrap();
+        let imeis: Vec<String> =
+            serde_json::from_str(&one::<String>(&store, "SELECT imeis_json FROM subscribers")).unwrap();
         assert_eq!(imeis, ["111", "222", "333"]);
-        let flags: Vec<String> = serde_json::from_str(&one::<String>(&store, "SELECT flags_json FROM subscribers")).unwrap();
+        let flags: Vec<String> =
+            serde_json::from_str(&one::<String>(&store, "SELECT flags_json FROM subscribers")).unwrap();
         assert_eq!(flags, ["attach_cohort", "stationary"]);
         assert_eq!(
             one::<i64>(&store, "SELECT first_seen_at FROM subscribers"),
@@ -522,7 +527,8 @@ mod tests {
             one::<i64>(&store, "SELECT last_seen_at FROM subscribers"),
             rfc3339_to_ms("2026-11-23T06:30:00Z").unwrap()
         );
-        let imsis: Vec<String> = serde_json::from_str(&one::<String>(&store, "SELECT imsis_json FROM devices")).unwrap();
+        let imsis: Vec<String> =
+            serde_json::from_str(&one::<String>(&store, "SELECT imsis_json FROM devices")).unwrap();
         assert_eq!(imsis, ["460001234567890", "460001234567891"]);
     }
 
@@ -533,7 +539,11 @@ mod tests {
         let events = vec![
             ev("h2", "2026-11-23T06:00:10Z", hb(20)),
             ev("h1", "2026-11-23T06:00:00Z", hb(10)),
-            ev("a1", "2026-11-23T06:00:05Z", EventBody::Alarm { alarm: Alarm { kind: "tamper".into(), detail: "lid".into() } }),
+            ev(
+                "a1",
+                "2026-11-23T06:00:05Z",
+                EventBody::Alarm { alarm: Alarm { kind: "tamper".into(), detail: "lid".into() } },
+            ),
         ];
         let out = store_batch(store.conn_mut(), probe, &batch(events)).unwrap();
         assert!(out.gateways.is_empty());
@@ -551,7 +561,8 @@ mod tests {
         let first = batch(vec![ev("l1", "2026-11-23T06:00:00Z", link(0.2, 1))]);
         store_batch(store.conn_mut(), probe, &first).unwrap();
         // Same id, different content: it is the same fact resent, so ignored.
-        let again = batch(vec![ev("l1", "2026-11-23T06:00:00Z", link(0.9, 9)), ev("l1", "2026-11-23T06:00:00Z", link(0.9, 9))]);
+        let again =
+            batch(vec![ev("l1", "2026-11-23T06:00:00Z", link(0.9, 9)), ev("l1", "2026-11-23T06:00:00Z", link(0.9, 9))]);
         let out = store_batch(store.conn_mut(), probe, &again).unwrap();
         assert_eq!((out.accepted, out.duplicates), (0, 2));
         assert!(out.gateways.is_empty());
@@ -574,7 +585,9 @@ mod tests {
             .conn()
             .execute_batch("CREATE TRIGGER no_cells BEFORE INSERT ON cells BEGIN SELECT RAISE(ABORT, 'no'); END")
             .unwrap();
-        let cell = EventBody::Cell { cell: duanka_shared::report::CellSeen { mcc: 460, mnc: 0, lac: 1, cell_id: 2, arfcn: 3 } };
+        let cell = EventBody::Cell {
+            cell: duanka_shared::report::CellSeen { mcc: 460, mnc: 0, lac: 1, cell_id: 2, arfcn: 3 },
+        };
         let events = vec![ev("l1", "2026-11-23T06:00:00Z", link(0.2, 1)), ev("c1", "2026-11-23T06:00:00Z", cell)];
         assert!(matches!(store_batch(store.conn_mut(), probe, &batch(events)), Err(IngestError::Store(_))));
         for table in ["events", "gateways", "gateway_links"] {

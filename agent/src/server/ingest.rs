@@ -55,9 +55,8 @@ async fn post_reports(
         .await
         .map_err(|e| ApiError::internal("decoding a batch", e))??;
     let probe_id = probe.id;
-    let outcome = state
-        .db("storing a batch", move |store| ingest::store_batch(store.conn_mut(), probe_id, &batch))
-        .await??;
+    let outcome =
+        state.db("storing a batch", move |store| ingest::store_batch(store.conn_mut(), probe_id, &batch)).await??;
     tracing::debug!(
         probe = %probe.name,
         accepted = outcome.accepted,
@@ -76,4 +75,3 @@ pub fn after_ingest(state: &AppState, outcome: &IngestOutcome) {
     let _ = state;
     tracing::debug!(gateways = ?outcome.gateways, "after ingest: nothing to do yet");
 }
-

@@ -37,7 +37,7 @@ use tokio_rustls::TlsAcceptor;
 pub use auth::{Operator, Probe};
 pub use error::ApiError;
 
-use crate::store::{Store, StoreError};
+use crate::store::{Checkpointer, Store, StoreError};
 
 /// Time a client has to finish its TLS handshake.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -147,6 +147,7 @@ pub enum ServeError {
 /// socket listening, so its address and fingerprint can be announced before
 /// [`Server::run`].
 pub struct Server {
+    checkpointer: Checkpointer,
     listener: TcpListener,
     acceptor: TlsAcceptor,
     state: AppState,
@@ -164,16 +165,18 @@ impl Server {
     /// Opens the store, loads or makes the certificate and binds.
     pub async fn bind(config: ServeConfig) -> Result<Server, ServeError> {
         let store = Store::open(&config.data)?;
+        let checkpointer = Checkpointer::start(&config.data)?;
         let material = match &config.tls {
             TlsSource::SelfSigned => tls::load_or_create_self_signed(&config.data.join(tls::TLS_DIR), config.listen)?,
             TlsSource::Files { cert, key } => tls::load_pem_files(cert, key)?,
         };
         let fingerprint = material.fingerprint();
         let acceptor = TlsAcceptor::from(tls::server_config(material)?);
-        let listener =
-            TcpListener::bind(config.listen).await.map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.listen, source })?;
-        Ok(Server { listener, acceptor, state: AppState::new(store), fingerprint, local_addr })
+        Ok(Server { checkpointer, listener, acceptor, state: AppState::new(store), fingerprint, local_addr })
     }
 
     /// SHA-256 of the served certificate (DER), 64 lowercase hex digits.
@@ -189,7 +192,7 @@ impl Server {
     /// Serves until `shutdown` completes, then stops accepting, lets
     /// in-flight requests finish and closes the store.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-        let Server { listener, acceptor, state, local_addr, .. } = self;
+        let Server { checkpointer, listener, acceptor, state, local_addr, .. } = self;
         let router = app(state.clone());
         let graceful = GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
@@ -240,6 +243,7 @@ impl Server {
             () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("some connections did not finish in time"),
         }
         drop(router);
+        checkpointer.stop();
         state.close()?;
         tracing::info!("store closed");
         Ok(())

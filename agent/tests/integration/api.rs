@@ -59,7 +59,8 @@ async fn call(router: Router, method: &str, path: &str, token: Option<&str>, bod
     let response = router.oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
     let status = response.status();
     let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON: {:?}", String::from_utf8_lossy(&bytes)));
+    let json =
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON: {:?}", String::from_utf8_lossy(&bytes)));
     (status, json)
 }
 
@@ -83,14 +84,26 @@ async fn a_batch_is_stored_and_resending_it_adds_nothing() {
     let (status, json) = f.post(Some(&f.probe), body.clone()).await;
     assert_eq!(status, StatusCode::OK, "{json}");
     assert_eq!(json, serde_json::json!({"accepted": 200, "duplicates": 0}));
-    let before = [f.count("events").await, f.count("gateways").await, f.count("gateway_calls").await, f.count("gateway_links").await, f.count("subscribers").await];
+    let before = [
+        f.count("events").await,
+        f.count("gateways").await,
+        f.count("gateway_calls").await,
+        f.count("gateway_links").await,
+        f.count("subscribers").await,
+    ];
     assert_eq!(before[0], 200);
     assert!(before[1..].iter().all(|&n| n > 0), "{before:?}");
 
     let (status, json) = f.post(Some(&f.probe), body).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json, serde_json::json!({"accepted": 0, "duplicates": 200}));
-    let after = [f.count("events").await, f.count("gateways").await, f.count("gateway_calls").await, f.count("gateway_links").await, f.count("subscribers").await];
+    let after = [
+        f.count("events").await,
+        f.count("gateways").await,
+        f.count("gateway_calls").await,
+        f.count("gateway_links").await,
+        f.count("subscribers").await,
+    ];
     assert_eq!(before, after);
 }
 

@@ -24,7 +24,7 @@ fn sigkill_mid_ingest_then_resend_stores_every_event_exactly_once() {
     let token = enrol(dir.path(), "site-1");
     let bodies: Vec<Vec<u8>> = (0..BATCHES).map(|b| gen::batch_json(b, EVENTS)).collect();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let mut acked = vec![false; BATCHES];
+    let mut acked = [false; BATCHES];
     let mut next = 0;
     let mut agent = Agent::start(dir.path());
     let fingerprint = agent.fingerprint.clone();
@@ -97,9 +97,8 @@ fn sigkill_mid_ingest_then_resend_stores_every_event_exactly_once() {
     assert_eq!(ok, "ok");
     let total: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
     assert_eq!(total, (BATCHES * EVENTS) as i64, "every distinct event id exactly once");
-    let mut per_batch = conn
-        .prepare("SELECT substr(event_id, 1, instr(event_id, '-') - 1), count(*) FROM events GROUP BY 1")
-        .unwrap();
+    let mut per_batch =
+        conn.prepare("SELECT substr(event_id, 1, instr(event_id, '-') - 1), count(*) FROM events GROUP BY 1").unwrap();
     let counts: Vec<(String, i64)> =
         per_batch.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap();
     assert_eq!(counts.len(), BATCHES);

@@ -9,8 +9,7 @@
 #![allow(dead_code)]
 
 use duanka_shared::events::{
-    Batch, CallObservation, Direction, Event, EventBody, LinkKind, LinkObservation, LinkSource,
-    EVENTS_SCHEMA_VERSION,
+    Batch, CallObservation, Direction, Event, EventBody, LinkKind, LinkObservation, LinkSource, EVENTS_SCHEMA_VERSION,
 };
 use duanka_shared::report::{
     BehaviourSummary, CellSeen, DeviceReport, Evidence, EvidenceKind, GatewayReport, IdentityReport, LineReport,
@@ -77,9 +76,9 @@ pub fn event(id: String, k: usize) -> Event {
                 flags: vec!["sim_rotation".into()],
             },
         },
-        _ => EventBody::Cell {
-            cell: CellSeen { mcc: 460, mnc: 0, lac: 4660, cell_id: (k % 60_000) as u16, arfcn: 62 },
-        },
+        _ => {
+            EventBody::Cell { cell: CellSeen { mcc: 460, mnc: 0, lac: 4660, cell_id: (k % 60_000) as u16, arfcn: 62 } }
+        }
     };
     Event { id, at: time(k), body }
 }
@@ -112,7 +111,14 @@ fn call(k: usize, j: usize) -> CallObservation {
 }
 
 fn identity(value: String) -> IdentityReport {
-    IdentityReport { value, valid: true, channel: Some("1".into()), occurrences: 12, frames: vec![10, 20, 30], file: None }
+    IdentityReport {
+        value,
+        valid: true,
+        channel: Some("1".into()),
+        occurrences: 12,
+        frames: vec![10, 20, 30],
+        file: None,
+    }
 }
 
 /// A full gateway report, as `duanka-probe analyze` makes one.
