@@ -56,6 +56,31 @@ fn serves_a_batch_over_tls_with_the_printed_fingerprint_pinned() {
 }
 
 #[test]
+fn probe_list_shows_the_last_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = enrol(dir.path(), "site-1");
+    let agent = Agent::start(dir.path());
+    let batch = serde_json::json!({"schema": 1, "probe_version": "0.1.0", "events": [
+        {"id": "hb-1", "at": "2026-11-23T06:00:00Z", "type": "heartbeat",
+         "heartbeat": {"packets": 1234, "drops": 5, "spool_depth": 7, "uplink": "up", "board": "ok"}}
+    ]});
+    runtime().block_on(async {
+        let mut client = Client::new(agent.addr, &agent.fingerprint).unwrap();
+        let reply = client.post_batch(&token, serde_json::to_vec(&batch).unwrap()).await.unwrap();
+        assert_eq!(reply.status, 200, "{:?}", reply.json());
+    });
+    let out = cli(dir.path(), &["probe", "list"]);
+    let text = crate::support::agent::stdout(&out);
+    assert!(
+        text.contains("at 2026-11-23T06:00:00.000Z: 1234 packets, 5 drops, spool 7, uplink up, board ok"),
+        "{text}"
+    );
+    let out = cli(dir.path(), &["probe", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["heartbeat"]["heartbeat"]["packets"], 1234);
+}
+
+#[test]
 fn the_certificate_is_kept_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let first = Agent::start(dir.path());
