@@ -55,8 +55,16 @@ async fn post_reports(
         .await
         .map_err(|e| ApiError::internal("decoding a batch", e))??;
     let probe_id = probe.id;
-    let outcome =
-        state.db("storing a batch", move |store| ingest::store_batch(store.conn_mut(), probe_id, &batch)).await??;
+    // A task of its own: if the client goes away, this handler is dropped,
+    // but a batch that gets committed still gets its `after_ingest`.
+    let outcome = tokio::spawn(async move {
+        let outcome =
+            state.db("storing a batch", move |store| ingest::store_batch(store.conn_mut(), probe_id, &batch)).await??;
+        after_ingest(&state, &outcome);
+        Ok::<_, ApiError>(outcome)
+    })
+    .await
+    .map_err(|e| ApiError::internal("storing a batch", e))??;
     tracing::debug!(
         probe = %probe.name,
         accepted = outcome.accepted,
@@ -64,13 +72,14 @@ async fn post_reports(
         gateways = outcome.gateways.len(),
         "batch stored"
     );
-    after_ingest(&state, &outcome);
     Ok(Json(Ack { accepted: outcome.accepted, duplicates: outcome.duplicates }))
 }
 
 /// Runs after every committed batch, with the gateways it touched: where
-/// correlation will be triggered. It must not fail the request (the batch is
-/// already stored and will be acknowledged).
+/// correlation will be triggered. It runs on an async worker, before the
+/// acknowledgement is sent, even if the client has gone away; it must not
+/// fail the request (the batch is stored) and must not block: heavy work
+/// belongs in a spawned task or `state.db(…)`.
 pub fn after_ingest(state: &AppState, outcome: &IngestOutcome) {
     let _ = state;
     tracing::debug!(gateways = ?outcome.gateways, "after ingest: nothing to do yet");
