@@ -2,11 +2,16 @@
 //! subscriber registry and CDRs into it, and analysts review cases in it
 //! (SPEC 4.2).
 //!
-//! Data flow: `server/` (HTTPS API, ingest) and `import/` (registry and CDR
-//! files) write into `store/`; `correlate/` turns gateways, SIMs and owners
+//! Data flow: `server/` (HTTPS API) authenticates callers with `auth` and
+//! hands probe batches to `ingest/` (decode, check, store in one
+//! transaction); `ingest/` and `import/` (registry and CDR files) write into
+//! `store/`; `correlate/` turns gateways, SIMs and owners
 //! into clusters; `cases/` keeps one case per cluster with its review state.
 
+pub mod auth;
 pub mod cases;
 pub mod cli;
 pub mod correlate;
+pub mod ingest;
+pub mod server;
 pub mod store;

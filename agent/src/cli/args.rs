@@ -32,6 +32,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTPS API (probe ingest, cases) until SIGINT/SIGTERM.
+    ///
+    /// On start it prints two lines on stdout: `fingerprint: <hex>`, the
+    /// SHA-256 of the certificate that probes pin, and `listening on
+    /// https://ADDR`. Without --tls-cert a self-signed certificate is made in
+    /// DIR/tls/ on first start and kept, so the fingerprint does not change.
+    /// On SIGINT or SIGTERM it stops accepting, lets requests in flight
+    /// finish, closes the store and exits 0.
     Serve(ServeArgs),
     /// Enrol, list and revoke probes.
     #[command(subcommand)]

@@ -6,6 +6,9 @@
 
 mod args;
 mod cases;
+mod probe;
+mod serve;
+mod token;
 
 use std::process::ExitCode;
 
@@ -34,9 +37,9 @@ pub fn main() -> ExitCode {
     };
     init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
-        Command::Serve(a) => not_built("serve", &a.data),
-        Command::Probe(c) => not_built("probe", c.data()),
-        Command::Token(c) => not_built("token", c.data()),
+        Command::Serve(a) => serve::run(&a),
+        Command::Probe(c) => probe::run(&c),
+        Command::Token(c) => token::run(&c),
         Command::Registry(c) => not_built("registry", c.data()),
         Command::Cdr(c) => not_built("cdr", c.data()),
         Command::Correlate(a) => cases::correlate(a),
@@ -55,6 +58,28 @@ fn not_built(what: &str, _data: &DataArgs) -> anyhow::Result<u8> {
     anyhow::bail!("`{what}` is not built yet")
 }
 
+/// Writes `rows` under `headers` in left-aligned columns.
+fn table(out: &mut impl std::io::Write, headers: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |out: &mut dyn std::io::Write, cells: &mut dyn Iterator<Item = &str>| -> std::io::Result<()> {
+        let mut text = String::new();
+        for (cell, w) in cells.zip(&widths) {
+            text.push_str(&format!("{cell:<w$}  "));
+        }
+        writeln!(out, "{}", text.trim_end())
+    };
+    line(out, &mut headers.iter().copied())?;
+    for row in rows {
+        line(out, &mut row.iter().map(String::as_str))?;
+    }
+    Ok(())
+}
+
 fn init_logging(verbose: u8, quiet: bool) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
@@ -63,8 +88,14 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("DUANKA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    // Colours only on a terminal: logs redirected to a file stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(ansi)
+        .try_init();
 }
 
 #[cfg(test)]

@@ -17,6 +17,14 @@ use rusqlite::{params, Connection, OptionalExtension};
 /// The migrations, in the order they apply. Append only.
 const MIGRATIONS: &[(&str, &str)] = &[("0001_initial", include_str!("../../migrations/0001_initial.sql"))];
 
+/// Pages of write-ahead log after which a commit checkpoints (see `configure`).
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
+/// Bytes the write-ahead log file is truncated to after a checkpoint.
+const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
+/// Page cache per connection, KiB.
+const CACHE_KIB: i64 = 64 * 1024;
+
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "agent.db";
 
@@ -43,6 +51,9 @@ pub enum StoreError {
         /// What SQLite said.
         source: rusqlite::Error,
     },
+    /// A value could not be written as JSON for a `*_json` column.
+    #[error("encoding JSON: {0}")]
+    Encode(String),
     /// The database was written by a newer agent.
     #[error("database is at migration {found}, newer than this agent knows ({known}); upgrade the agent")]
     TooNew {
@@ -88,6 +99,18 @@ impl Store {
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Checkpoint every ~40 MB of log rather than SQLite's 4 MB: pages
+        // written by many batches (indexes, gateway rows) are copied back
+        // once, and ingest spends far less time in checkpoints (measured:
+        // about a third less per event). The log file is cut back to
+        // JOURNAL_SIZE_LIMIT after each checkpoint.
+        self.conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+        self.conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
+        // 64 MiB of page cache (SQLite's default is 2 MiB): the events index
+        // outgrows 2 MiB after a few hundred thousand events.
+        self.conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+        // Ingest alone keeps a dozen statements cached; room for the rest.
+        self.conn.set_prepared_statement_cache_capacity(64);
         Ok(())
     }
 
@@ -131,9 +154,56 @@ impl Store {
         &mut self.conn
     }
 
+    /// Closes the database, folding the write-ahead log back into the main
+    /// file first so that a stopped agent leaves one self-contained file.
+    pub fn close(self) -> Result<(), StoreError> {
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.close().map_err(|(_, e)| StoreError::Sqlite(e))
+    }
+
     /// The data directory (empty for an in-memory store).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+/// How often [`Checkpointer`] folds the write-ahead log back.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Folds the write-ahead log back into the database file from a thread and
+/// connection of its own, every [`CHECKPOINT_INTERVAL`], so that the
+/// writer's commits rarely have to (a checkpoint inside a commit stalls that
+/// request for tens of milliseconds). Passive: it never blocks the writer or
+/// readers. The writer's own automatic checkpoint stays as the backstop.
+#[derive(Debug)]
+pub struct Checkpointer {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    /// Starts checkpointing the store in `dir` (which must be open already).
+    pub fn start(dir: &Path) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open(dir.join(DB_FILE))?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("wal-checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        tracing::warn!(error = %e, "background checkpoint failed; the writer checkpoints instead");
+                    }
+                }
+            })
+            .map_err(|source| StoreError::Dir { path: dir.to_path_buf(), source })?;
+        Ok(Checkpointer { stop, thread })
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
     }
 }
 

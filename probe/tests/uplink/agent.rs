@@ -53,9 +53,10 @@ impl ServerCert {
         ca.distinguished_name.push(DnType::CommonName, format!("duanka test CA {n}"));
         ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca, &ca_key);
         let key = KeyPair::generate().unwrap();
         let params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-        let cert = params.signed_by(&key, &ca_cert, &ca_key).unwrap();
+        let cert = params.signed_by(&key, &issuer).unwrap();
         ServerCert { der: cert.der().clone(), key: key.serialize_der(), ca_pem: Some(ca_cert.pem()) }
     }
 

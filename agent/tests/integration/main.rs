@@ -1,0 +1,12 @@
+//! duanka-agent integration tests, one binary with themed modules:
+//! `api` (the router in-process), `cli` (probe and token commands through
+//! the real binary), `serve` (the real server over TLS: fingerprint,
+//! pinning, revocation, signals) and `reliability` (SIGKILL mid-ingest,
+//! restart, resend: every event exactly once).
+
+mod api;
+mod cases;
+mod cli;
+mod reliability;
+mod serve;
+mod support;
