@@ -132,7 +132,7 @@ fn members(c: &Cluster, f: &CaseFindings) -> BTreeSet<(&'static str, String)> {
 fn title(c: &Cluster, f: &CaseFindings) -> String {
     let what = match c.gateways.first() {
         Some(g) if c.gateways.len() == 1 => {
-            format!("{} at {}", g.vendor.as_deref().map(str::to_uppercase).unwrap_or("gateway".into()), g.address)
+            format!("{} at {}", g.vendor.as_deref().unwrap_or("gateway"), g.address)
         }
         Some(_) => format!("{} gateways", c.gateways.len()),
         None => format!("{} rotating module(s)", c.imeis.len()),
