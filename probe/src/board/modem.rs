@@ -247,12 +247,11 @@ impl<S: Read + Write, C: Clock> Modem<S, C> {
     /// (`AT+QENG="servingcell"` or `AT+CPSI?`); `Ok(None)` without service
     /// or for other makers. Runs [`Modem::identify`] first if needed.
     pub fn serving_cell(&mut self) -> Result<Option<CellInfo>, Error<S::Error>> {
-        let (command, prefix, parse): (&str, &str, fn(&str) -> Result<Option<CellInfo>, ParseError>) =
-            match self.vendor_or_identify()? {
-                Vendor::Quectel => ("AT+QENG=\"servingcell\"", "+QENG:", at::parse_qeng_servingcell),
-                Vendor::Simcom => ("AT+CPSI?", "+CPSI:", at::parse_cpsi),
-                Vendor::Other => return Ok(None),
-            };
+        let (command, prefix, parse): (&str, &str, CellParser) = match self.vendor_or_identify()? {
+            Vendor::Quectel => ("AT+QENG=\"servingcell\"", "+QENG:", at::parse_qeng_servingcell),
+            Vendor::Simcom => ("AT+CPSI?", "+CPSI:", at::parse_cpsi),
+            Vendor::Other => return Ok(None),
+        };
         let lines = self.command(command)?;
         let mut seen = false;
         let mut cell = None;
@@ -512,6 +511,9 @@ impl<S: Read + Write, C: Clock> Modem<S, C> {
     }
 }
 
+/// A parser of one engineering-mode line.
+type CellParser = fn(&str) -> Result<Option<CellInfo>, ParseError>;
+
 /// Timed-out and interrupted reads or writes mean "nothing now", not failure
 /// (a tty read with a timeout, `embedded-io-adapters` over `std::io`).
 fn is_retryable<E: embedded_io::Error>(e: &E) -> bool {
@@ -681,7 +683,7 @@ mod tests {
         assert_eq!(m.known_cell(), Some(gsm));
 
         let neighbours = m.neighbour_cells().unwrap();
-        let summary: Vec<(Relation, Option<Rat>, Option<u32>, Option<i32>)> =
+        let summary: Vec<_> =
             neighbours.iter().map(|n| (n.relation, n.cell.rat, n.cell.channel, n.cell.signal_dbm)).collect();
         assert_eq!(
             summary,
