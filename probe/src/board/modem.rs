@@ -747,6 +747,19 @@ mod tests {
     }
 
     #[test]
+    fn echo_is_not_part_of_the_answer() {
+        // Echo on (the power-on default): every command comes back first.
+        let parts =
+            [("ATI", "ATI\r\r\nQuectel\r\nEC25\r\n\r\nOK\r\n"), ("AT+CSQ", "AT+CSQ\r\r\n+CSQ: 20,99\r\n\r\nOK\r\n")];
+        let mut mock = SerialMock::new(&script(&parts));
+        let mut m = modem(&mock);
+        assert_eq!(m.identify().unwrap().info, vec!["Quectel", "EC25"]);
+        assert_eq!(m.command("AT+CSQ").unwrap(), vec!["+CSQ: 20,99"]);
+        m.release();
+        mock.done();
+    }
+
+    #[test]
     fn other_maker_falls_back_to_creg_cops_csq() {
         let parts = [
             ("ATI", "\r\nu-blox\r\nSARA-R410M-02B\r\n\r\nOK\r\n"),

@@ -176,27 +176,38 @@ mod tests {
         pin.done();
     }
 
+    /// Polls every 10 ms from 0 to `end_ms`, the pin high during the given spans.
+    fn every_10ms(end_ms: u64, high: &[(u64, u64)]) -> Vec<(u64, State)> {
+        (0..=end_ms)
+            .step_by(10)
+            .map(|t| (t, if high.iter().any(|&(a, b)| (a..b).contains(&t)) { State::High } else { State::Low }))
+            .collect()
+    }
+
     #[test]
     fn bounces_shorter_than_debounce_are_ignored() {
-        use State::{High, Low};
-        let steps = [
-            (0, Low),
-            (60, Low), // closed
-            (100, High),
-            (110, Low), // 10 ms bounce
-            (120, High),
-            (140, Low), // 20 ms bounce
-            (150, High),
-            (199, Low), // 49 ms: still a bounce
-            (200, Low),
-            (300, Low),
-            (1_000, Low),
-        ];
+        // Closed (low) throughout but for bounces of 10, 20 and 40 ms, polled every 10 ms.
+        let steps = every_10ms(1_000, &[(100, 110), (200, 220), (300, 340)]);
         let mut pin = pin_for(&steps);
         let mut tamper = Tamper::new(pin.clone(), ActiveLevel::High);
         let events = run(&mut tamper, &steps);
         assert!(events.is_empty(), "{events:?}");
         assert_eq!(tamper.state(), Some(TamperState::Closed));
+        tamper.release();
+        pin.done();
+    }
+
+    #[test]
+    fn a_level_held_for_the_debounce_counts() {
+        // High for exactly 50 ms (readings at 300…340, low again at 350): the
+        // reading at 350 is low, so 300..350 held only 40 ms as seen. Then
+        // high from 500 on: counts at 550.
+        let steps = every_10ms(600, &[(300, 350), (500, 10_000)]);
+        let mut pin = pin_for(&steps);
+        let mut tamper = Tamper::new(pin.clone(), ActiveLevel::High);
+        let events: Vec<(u64, TamperState)> =
+            steps.iter().filter_map(|&(t, _)| tamper.poll(t).unwrap().map(|e| (t, e.state))).collect();
+        assert_eq!(events, vec![(550, TamperState::Open)]);
         tamper.release();
         pin.done();
     }
