@@ -302,6 +302,8 @@ impl<S: Read + Write, C: Clock> Modem<S, C> {
         if !reg.stat.is_registered() {
             return Ok(None);
         }
+        // Registered: there is a serving cell, even if +CREG gave no location.
+        self.known.get_or_insert_with(CellInfo::default);
         self.operator()?;
         self.signal()?;
         Ok(self.known_cell())
@@ -397,6 +399,10 @@ impl<S: Read + Write, C: Clock> Modem<S, C> {
         self.registration = Some(r);
         if !r.stat.is_registered() {
             self.known = None;
+            return;
+        }
+        if self.known.is_none() && r.lac.is_none() && r.ci.is_none() {
+            // Registered, but `AT+CREG=2` is not in force: nothing about the cell yet.
             return;
         }
         let known = self.known.get_or_insert_with(CellInfo::default);
@@ -812,6 +818,44 @@ mod tests {
                 rssi_dbm: None
             }
         );
+        m.release();
+        mock.done();
+    }
+
+    #[test]
+    fn registration_without_location_still_gives_operator_and_signal() {
+        // AT+CREG=2 never sent (no init): +CREG carries no LAC / cell id.
+        let parts = [
+            ("ATI", "\r\nacme\r\n\r\nOK\r\n"),
+            ("AT+CGMI", "\r\n+CME ERROR: 4\r\n"),
+            ("AT+CREG?", "\r\n+CREG: 0,1\r\n\r\nOK\r\n"),
+            ("AT+COPS?", "\r\n+COPS: 0,2,\"46001\",2\r\n\r\nOK\r\n"),
+            ("AT+CSQ", "\r\n+CSQ: 10,99\r\n\r\nOK\r\n"),
+        ];
+        let mut mock = SerialMock::new(&script(&parts));
+        let mut m = modem(&mock);
+        assert_eq!(
+            m.own_cell().unwrap(),
+            Some(OwnCell {
+                rat: "wcdma".into(),
+                mcc: Some(460),
+                mnc: Some(1),
+                lac: None,
+                cell_id: None,
+                rssi_dbm: Some(-93)
+            })
+        );
+        m.release();
+        mock.done();
+    }
+
+    #[test]
+    fn registered_report_without_location_creates_no_empty_cell() {
+        let mut mock = SerialMock::new(&[T::read_many(b"\r\n+CREG: 1\r\n"), T::read_error(nb::Error::WouldBlock)]);
+        let mut m = modem(&mock);
+        assert_eq!(m.poll(), Ok(1));
+        assert_eq!(m.known_cell(), None);
+        assert_eq!(m.last_registration().map(|r| r.stat), Some(RegStatus::Home));
         m.release();
         mock.done();
     }

@@ -199,9 +199,8 @@ mod tests {
 
     #[test]
     fn a_level_held_for_the_debounce_counts() {
-        // High for exactly 50 ms (readings at 300…340, low again at 350): the
-        // reading at 350 is low, so 300..350 held only 40 ms as seen. Then
-        // high from 500 on: counts at 550.
+        // High from 300 to 350: read high at 300…340, only 40 ms as polled, so
+        // no event. High from 500 on: 50 ms held at 550.
         let steps = every_10ms(600, &[(300, 350), (500, 10_000)]);
         let mut pin = pin_for(&steps);
         let mut tamper = Tamper::new(pin.clone(), ActiveLevel::High);

@@ -245,7 +245,7 @@ pub fn parse_csq(line: &str) -> Result<Option<i32>, ParseError> {
 /// A cell as a modem's engineering mode describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CellInfo {
-    /// Technology; `None` only in [`Default`].
+    /// Technology; `None` when the modem did not say.
     pub rat: Option<Rat>,
     /// Mobile country code.
     pub mcc: Option<u16>,
@@ -614,7 +614,7 @@ pub enum Urc {
 }
 
 /// Lines that are always unsolicited (no command the probe sends answers with them).
-const BARE_URCS: &[&str] =
+pub const BARE_URCS: &[&str] =
     &["RING", "NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE", "RDY", "SMS DONE", "PB DONE", "POWERED DOWN"];
 
 /// The `+NAME` of a command (`AT+CREG?` → `+CREG`); `None` for basic commands (`ATI`, `ATE0`).
