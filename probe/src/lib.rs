@@ -4,9 +4,11 @@
 //! [`dissect`] (pure parsers, one file per protocol) → [`track`] (stateful
 //! sessions) → [`detect`] (signatures, scoring) → the report, assembled by
 //! [`analyze`], printed by [`cli`] and sent to the agent by [`uplink`].
+//! [`board`] drives the edge hardware (status LED, tamper switch, modem).
 
 pub mod analyze;
 pub mod anomaly;
+pub mod board;
 pub mod capture;
 pub mod cli;
 pub mod detect;

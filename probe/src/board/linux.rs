@@ -1,0 +1,272 @@
+//! Opening the real board on Linux (feature `linux-board`): the only place
+//! that names linux-embedded-hal types.
+//!
+//! - GPIO lines through the character device (`/dev/gpiochipN`, kernel ≥
+//!   4.8), found by the line NAME the device tree gives them (`gpioinfo`
+//!   lists them), requested as `duanka-probe`, wrapped in
+//!   linux-embedded-hal's `CdevPin` (embedded-hal 1.0 `OutputPin` /
+//!   `InputPin`).
+//! - The modem on a serial tty through linux-embedded-hal's `Serial`
+//!   (serialport without libudev), adapted by [`NbSerial`]. Reads wait at
+//!   most [`SERIAL_READ_TIMEOUT_MS`] so an idle line does not spin the CPU;
+//!   the modem driver's own deadline still bounds each command.
+//!
+//! Pin polarity is handled by the drivers ([`ActiveLevel`]), never with the
+//! kernel's `ACTIVE_LOW` request flag: `CdevPin` inverts again for lines
+//! that carry that flag, and the two would cancel out.
+//!
+//! Every [`OpenError`] names what failed: the chip, the line, the tty.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use linux_embedded_hal::gpio_cdev::{Chip, Line, LineRequestFlags};
+use linux_embedded_hal::{serialport, CdevPin, Serial};
+use serde::{Deserialize, Serialize};
+
+use super::{ActiveLevel, Board, Led, Modem, ModemConfig, NbSerial, StdClock, Tamper};
+
+/// The consumer name the GPIO lines are requested under (shown by `gpioinfo`).
+pub const GPIO_CONSUMER: &str = "duanka-probe";
+/// Chip used unless configured.
+pub const DEFAULT_GPIOCHIP: &str = "/dev/gpiochip0";
+/// Modem baud rate unless configured.
+pub const DEFAULT_MODEM_BAUD: u32 = 115_200;
+/// Longest a single serial read waits for a byte, ms.
+pub const SERIAL_READ_TIMEOUT_MS: u64 = 20;
+
+/// Where the board's parts are (`[board]` in the probe's TOML config).
+///
+/// A part whose line or path is not set is absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BoardConfig {
+    /// GPIO character device holding the LED and tamper lines.
+    pub gpiochip: PathBuf,
+    /// Name of the status LED's line.
+    pub led_line: Option<String>,
+    /// The LED lights when its line is low.
+    pub led_active_low: bool,
+    /// Name of the tamper switch's line.
+    pub tamper_line: Option<String>,
+    /// The switch reads low when the enclosure is open.
+    pub tamper_active_low: bool,
+    /// The modem's AT command tty (e.g. `/dev/ttyUSB2` for a Quectel EC25).
+    pub modem_path: Option<PathBuf>,
+    /// Baud rate of that tty.
+    pub modem_baud: u32,
+    /// Time each AT command may take, ms.
+    pub modem_timeout_ms: u64,
+}
+
+impl Default for BoardConfig {
+    fn default() -> Self {
+        BoardConfig {
+            gpiochip: PathBuf::from(DEFAULT_GPIOCHIP),
+            led_line: None,
+            led_active_low: false,
+            tamper_line: None,
+            tamper_active_low: false,
+            modem_path: None,
+            modem_baud: DEFAULT_MODEM_BAUD,
+            modem_timeout_ms: super::modem::DEFAULT_TIMEOUT_MS,
+        }
+    }
+}
+
+/// The board as opened on Linux.
+pub type LinuxBoard = Board<Led<CdevPin>, Tamper<CdevPin>, Modem<NbSerial<Serial>, StdClock>>;
+
+/// Why the board could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The GPIO chip could not be opened.
+    #[error("cannot open GPIO chip {}: {message}", .path.display())]
+    Chip {
+        /// The chip's device path.
+        path: PathBuf,
+        /// The system's reason.
+        message: String,
+    },
+    /// No line of the chip has that name.
+    #[error("GPIO chip {} has no line named {line:?}", .chip.display())]
+    LineNotFound {
+        /// The chip's device path.
+        chip: PathBuf,
+        /// The name looked for.
+        line: String,
+    },
+    /// The line exists but could not be read or requested (busy, permissions).
+    #[error("cannot use GPIO line {line:?} of {}: {message}", .chip.display())]
+    Line {
+        /// The chip's device path.
+        chip: PathBuf,
+        /// The line's name.
+        line: String,
+        /// The system's reason.
+        message: String,
+    },
+    /// The modem's tty could not be opened.
+    #[error("cannot open modem serial port {} at {baud} baud: {message}", .path.display())]
+    Serial {
+        /// The tty's path.
+        path: PathBuf,
+        /// The baud rate asked for.
+        baud: u32,
+        /// The system's reason.
+        message: String,
+    },
+}
+
+/// Opens the parts `config` names; an empty config gives a board with no parts.
+///
+/// The LED starts dark. Nothing is sent to the modem yet (see [`Board::init_modem`]).
+pub fn open(config: &BoardConfig) -> Result<LinuxBoard, OpenError> {
+    let mut chip = match (&config.led_line, &config.tamper_line) {
+        (None, None) => None,
+        _ => Some(
+            Chip::new(&config.gpiochip)
+                .map_err(|e| OpenError::Chip { path: config.gpiochip.clone(), message: e.to_string() })?,
+        ),
+    };
+    let led = match (&mut chip, &config.led_line) {
+        (Some(chip), Some(name)) => {
+            let dark = u8::from(config.led_active_low);
+            let pin = request(chip, &config.gpiochip, name, LineRequestFlags::OUTPUT, dark)?;
+            let lit = if config.led_active_low { ActiveLevel::Low } else { ActiveLevel::High };
+            Some(Led::new(pin).with_lit_level(lit))
+        }
+        _ => None,
+    };
+    let tamper = match (&mut chip, &config.tamper_line) {
+        (Some(chip), Some(name)) => {
+            let pin = request(chip, &config.gpiochip, name, LineRequestFlags::INPUT, 0)?;
+            let open_level = if config.tamper_active_low { ActiveLevel::Low } else { ActiveLevel::High };
+            Some(Tamper::new(pin, open_level))
+        }
+        _ => None,
+    };
+    let modem = match &config.modem_path {
+        Some(path) => {
+            let serial = open_serial(path, config.modem_baud)?;
+            Some(Modem::new(
+                NbSerial::new(serial),
+                StdClock::new(),
+                ModemConfig { timeout_ms: config.modem_timeout_ms },
+            ))
+        }
+        None => None,
+    };
+    Ok(Board::new(led, tamper, modem))
+}
+
+fn request(
+    chip: &mut Chip,
+    chip_path: &Path,
+    name: &str,
+    flags: LineRequestFlags,
+    value: u8,
+) -> Result<CdevPin, OpenError> {
+    let line_error =
+        |message: String| OpenError::Line { chip: chip_path.to_path_buf(), line: name.to_string(), message };
+    let line = find_line(chip, chip_path, name)?;
+    let handle = line.request(flags, value, GPIO_CONSUMER).map_err(|e| line_error(e.to_string()))?;
+    CdevPin::new(handle).map_err(|e| line_error(e.to_string()))
+}
+
+fn find_line(chip: &mut Chip, chip_path: &Path, name: &str) -> Result<Line, OpenError> {
+    for line in chip.lines() {
+        let info = line.info().map_err(|e| OpenError::Line {
+            chip: chip_path.to_path_buf(),
+            line: name.to_string(),
+            message: format!("reading line {}: {e}", line.offset()),
+        })?;
+        if info.name() == Some(name) {
+            return Ok(line);
+        }
+    }
+    Err(OpenError::LineNotFound { chip: chip_path.to_path_buf(), line: name.to_string() })
+}
+
+fn open_serial(path: &Path, baud: u32) -> Result<Serial, OpenError> {
+    let serial_error = |message: String| OpenError::Serial { path: path.to_path_buf(), baud, message };
+    let name = path.to_str().ok_or_else(|| serial_error("the path is not UTF-8".to_string()))?;
+    let builder = serialport::new(name, baud).timeout(Duration::from_millis(SERIAL_READ_TIMEOUT_MS));
+    Serial::open_from_builder(builder).map_err(|e| serial_error(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // This machine has no GPIO chip and no modem: these tests check that
+    // opening what is missing fails with a message naming it.
+
+    #[test]
+    fn missing_gpio_chip_is_named() {
+        let config = BoardConfig {
+            gpiochip: PathBuf::from("/dev/gpiochip-duanka-missing"),
+            led_line: Some("status-led".into()),
+            ..BoardConfig::default()
+        };
+        let err = open(&config).err().expect("no such chip");
+        assert!(matches!(&err, OpenError::Chip { path, .. } if path == Path::new("/dev/gpiochip-duanka-missing")));
+        let message = err.to_string();
+        assert!(message.contains("/dev/gpiochip-duanka-missing"), "{message}");
+        assert!(message.starts_with("cannot open GPIO chip"), "{message}");
+    }
+
+    #[test]
+    fn missing_chip_for_the_tamper_line_alone_is_named() {
+        let config = BoardConfig {
+            gpiochip: PathBuf::from("/nonexistent/gpiochip7"),
+            tamper_line: Some("case-open".into()),
+            ..BoardConfig::default()
+        };
+        let message = open(&config).err().expect("no such chip").to_string();
+        assert!(message.contains("/nonexistent/gpiochip7"), "{message}");
+    }
+
+    #[test]
+    fn missing_modem_tty_is_named() {
+        let config =
+            BoardConfig { modem_path: Some(PathBuf::from("/dev/ttyDUANKA-missing")), ..BoardConfig::default() };
+        let err = open(&config).err().expect("no such tty");
+        let message = err.to_string();
+        assert!(matches!(err, OpenError::Serial { baud: 115_200, .. }), "{message}");
+        assert!(message.contains("/dev/ttyDUANKA-missing"), "{message}");
+    }
+
+    #[test]
+    fn empty_config_opens_no_board() {
+        let board = open(&BoardConfig::default()).expect("nothing to open");
+        assert!(!board.is_present());
+    }
+
+    #[test]
+    fn config_from_toml() {
+        let config: BoardConfig = toml::from_str(
+            r#"
+            gpiochip = "/dev/gpiochip1"
+            led_line = "STATUS_LED"
+            tamper_line = "CASE_SW"
+            tamper_active_low = true
+            modem_path = "/dev/ttyUSB2"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            config,
+            BoardConfig {
+                gpiochip: "/dev/gpiochip1".into(),
+                led_line: Some("STATUS_LED".into()),
+                tamper_line: Some("CASE_SW".into()),
+                tamper_active_low: true,
+                modem_path: Some("/dev/ttyUSB2".into()),
+                ..BoardConfig::default()
+            }
+        );
+        assert!(toml::from_str::<BoardConfig>("led_pin = 3").is_err(), "unknown keys are refused");
+    }
+}
