@@ -7,4 +7,5 @@
 //! into clusters; `cases/` keeps one case per cluster with its review state.
 
 pub mod cli;
+pub mod import;
 pub mod store;

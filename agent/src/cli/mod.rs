@@ -5,6 +5,7 @@
 //! 2 usage error, 3 an import file was refused (row errors; nothing stored).
 
 mod args;
+mod import;
 
 use std::process::ExitCode;
 
@@ -36,8 +37,8 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => not_built("serve", &a.data),
         Command::Probe(c) => not_built("probe", c.data()),
         Command::Token(c) => not_built("token", c.data()),
-        Command::Registry(c) => not_built("registry", c.data()),
-        Command::Cdr(c) => not_built("cdr", c.data()),
+        Command::Registry(RegistryCommand::Import(a)) => import::run(crate::import::ImportKind::Registry, &a),
+        Command::Cdr(CdrCommand::Import(a)) => import::run(crate::import::ImportKind::Cdr, &a),
         Command::Correlate(a) => not_built("correlate", &a.data),
         Command::Cases(c) => not_built("cases", c.data()),
     };

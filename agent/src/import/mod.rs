@@ -1,0 +1,574 @@
+//! Imports of the carriers' files: the subscriber registry ([`registry`]) and
+//! call detail records ([`cdr`]), CSV with a header line (SPEC 4.2).
+//!
+//! # Contract
+//!
+//! - **Columns by name.** The header must name every column of the kind
+//!   exactly once, in any order, and nothing else (names are trimmed and
+//!   compared case-insensitively). A missing, unknown or repeated column
+//!   refuses the file before any row is read.
+//! - **All or nothing per file.** Every row is validated ([`validate`]); the
+//!   good ones are upserted inside one transaction. If any row is bad the
+//!   transaction is rolled back: nothing is stored, not even the `imports`
+//!   row, and the error ([`ImportErrorKind::Rejected`]) carries the first
+//!   [`MAX_REPORTED_ROWS`] bad rows, each with its physical line number in the
+//!   file (the header is line 1; a quoted field spanning lines counts every
+//!   line; a record is reported by the line it starts on), and the total.
+//! - **Re-import updates.** A row whose key is already stored (the IMSI for
+//!   the registry; IMSI, start and called number for CDRs) replaces it
+//!   (`ON CONFLICT DO UPDATE`); the outcome counts inserted and updated rows.
+//!   The same key twice in one file is a bad row (the file contradicts
+//!   itself).
+//! - **Streaming.** Rows are never collected: the file is read through a
+//!   fixed buffer, hashed (SHA-256) as it is read, each row validated and
+//!   written at once with cached prepared statements. Memory stays bounded
+//!   whatever the file's size (SQLite's page cache is capped at
+//!   [`IMPORT_CACHE_KIB`] during the import).
+//! - **Bookkeeping.** A good file leaves one `imports` row: kind, file name,
+//!   SHA-256 of the bytes, data rows, start and finish times, actor.
+//! - CSV per RFC 4180: quoted fields may hold commas, quotes (`""`) and line
+//!   breaks; `\n`, `\r\n` and `\r` all end a line; a UTF-8 byte-order mark
+//!   before the header is ignored; blank lines are skipped. Bytes that are
+//!   not UTF-8 make a row error, never a panic.
+//!
+//! The functions take a [`Store`] and are the library API behind
+//! `duanka-agent registry import` / `cdr import` (and, later, uploads over
+//! HTTP: [`registry::import_reader`] reads any `Read`).
+
+pub mod cdr;
+pub mod registry;
+pub mod validate;
+
+use std::fmt;
+use std::io::{self, Read};
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Transaction};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::store::{now_ms, Store};
+
+/// How many bad rows a rejection lists (the total is always counted).
+pub const MAX_REPORTED_ROWS: usize = 100;
+
+/// SQLite page cache for the import connection, KiB (bounded memory).
+pub const IMPORT_CACHE_KIB: i64 = 256 * 1024;
+
+/// The read buffer, bytes.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Rows between two progress reports.
+const PROGRESS_EVERY: u64 = 16 * 1024;
+
+/// Which file an import is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportKind {
+    /// The subscriber registry.
+    Registry,
+    /// Call detail records.
+    Cdr,
+}
+
+impl ImportKind {
+    /// The value of `imports.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportKind::Registry => "registry",
+            ImportKind::Cdr => "cdr",
+        }
+    }
+}
+
+impl fmt::Display for ImportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A progress callback: called now and then with the bytes read so far.
+pub type ProgressFn = Box<dyn FnMut(u64) + Send>;
+
+/// How to import.
+pub struct ImportOptions {
+    /// Seconds east of UTC of times written without an offset (default
+    /// +08:00, China Standard Time).
+    pub tz_offset_s: i32,
+    /// Who imports, for `imports.actor` (`cli` from the command line).
+    pub actor: String,
+    /// Called with the bytes read so far, every few thousand rows.
+    pub progress: Option<ProgressFn>,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions { tz_offset_s: validate::DEFAULT_TZ_OFFSET_S, actor: "cli".into(), progress: None }
+    }
+}
+
+impl fmt::Debug for ImportOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportOptions")
+            .field("tz_offset_s", &self.tz_offset_s)
+            .field("actor", &self.actor)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// A stored import.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportOutcome {
+    /// Registry or CDR.
+    pub kind: ImportKind,
+    /// The file's name as given.
+    pub file: String,
+    /// SHA-256 of the file's bytes, lower-case hex.
+    pub sha256: String,
+    /// `imports.id` of this run.
+    pub import_id: i64,
+    /// Data rows in the file.
+    pub rows: u64,
+    /// Rows whose key was new.
+    pub inserted: u64,
+    /// Rows that replaced a stored one.
+    pub updated: u64,
+    /// Wall time of the import.
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+/// One bad row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    /// Physical line in the file where the row starts (the header is line 1).
+    pub line: u64,
+    /// What is wrong, e.g. `iccid 8986…: check digit is 3, expected 5`.
+    pub reason: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// Why a file was refused row by row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// Data rows in the file.
+    pub rows: u64,
+    /// Bad rows in all.
+    pub bad_rows: u64,
+    /// The first [`MAX_REPORTED_ROWS`] bad rows, in file order.
+    pub errors: Vec<RowError>,
+}
+
+/// What kind of failure an [`ImportError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ImportErrorKind {
+    /// The file could not be opened or read.
+    Io,
+    /// The file has no header line (it is empty or blank).
+    Empty,
+    /// The header does not name the kind's columns (missing, unknown,
+    /// repeated, or not UTF-8).
+    Header,
+    /// Some rows are bad; nothing was stored ([`ImportError::rejection`]).
+    Rejected,
+    /// The store failed; nothing was stored.
+    Store,
+}
+
+impl ImportErrorKind {
+    /// Whether the file's content was refused (as opposed to a failure of
+    /// the machine): the CLI exits 3 for these.
+    pub fn is_refusal(self) -> bool {
+        matches!(self, ImportErrorKind::Empty | ImportErrorKind::Header | ImportErrorKind::Rejected)
+    }
+}
+
+/// An import that stored nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ImportError {
+    kind: ImportErrorKind,
+    message: String,
+    rejection: Option<Box<Rejection>>,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ImportError {
+    fn new(kind: ImportErrorKind, message: impl Into<String>) -> Self {
+        ImportError { kind, message: message.into(), rejection: None, source: None }
+    }
+
+    fn io(what: String, e: io::Error) -> Self {
+        ImportError {
+            kind: ImportErrorKind::Io,
+            message: format!("{what}: {e}"),
+            rejection: None,
+            source: Some(e.into()),
+        }
+    }
+
+    fn store(e: rusqlite::Error) -> Self {
+        ImportError {
+            kind: ImportErrorKind::Store,
+            message: format!("database: {e}"),
+            rejection: None,
+            source: Some(e.into()),
+        }
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ImportErrorKind {
+        self.kind
+    }
+
+    /// The bad rows, for [`ImportErrorKind::Rejected`].
+    pub fn rejection(&self) -> Option<&Rejection> {
+        self.rejection.as_deref()
+    }
+}
+
+/// Reads through to `inner`, hashing and counting the bytes.
+struct Tap<R> {
+    inner: R,
+    hash: Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let got = buf.get(..n).unwrap_or(&[]);
+        self.hash.update(got);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// The bad-row report being built while reading.
+#[derive(Debug, Default)]
+pub(crate) struct BadRows {
+    total: u64,
+    errors: Vec<RowError>,
+}
+
+impl BadRows {
+    fn push(&mut self, line: u64, reason: String) {
+        self.total += 1;
+        if self.errors.len() < MAX_REPORTED_ROWS {
+            self.errors.push(RowError { line, reason });
+        }
+    }
+}
+
+/// One row's problems, joined with `; ` when there are several.
+#[derive(Debug, Default)]
+pub(crate) struct Reasons(String);
+
+impl Reasons {
+    /// Adds `column value: reason` (value shown as given, shortened).
+    pub(crate) fn field(&mut self, column: &str, value: &[u8], why: &validate::Invalid) {
+        let shown = shown_value(value);
+        self.sep();
+        if shown.is_empty() {
+            self.0.push_str(&format!("{column}: {why}"));
+        } else {
+            self.0.push_str(&format!("{column} {shown}: {why}"));
+        }
+    }
+
+    /// Adds `column: reason` without the value (personal data, empty fields).
+    pub(crate) fn field_hidden(&mut self, column: &str, why: &validate::Invalid) {
+        self.sep();
+        self.0.push_str(&format!("{column}: {why}"));
+    }
+
+    fn sep(&mut self) {
+        if !self.0.is_empty() {
+            self.0.push_str("; ");
+        }
+    }
+}
+
+/// A field value for a message: trimmed, at most 40 characters, quoted when
+/// it holds anything but ASCII letters, digits and `+-.:`.
+fn shown_value(value: &[u8]) -> String {
+    let t = validate::trim(value);
+    if t.is_empty() {
+        return String::new();
+    }
+    let s = String::from_utf8_lossy(t);
+    let mut short: String = s.chars().take(40).collect();
+    if s.chars().count() > 40 {
+        short.push('…');
+    }
+    if short.chars().all(|c| c.is_ascii_alphanumeric() || "+-.:*…".contains(c)) {
+        short
+    } else {
+        format!("{short:?}")
+    }
+}
+
+/// What happened to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowStatus {
+    /// Validated and written; the statement changed this many rows (0: the
+    /// key was already written by this import, a duplicate).
+    Stored(usize),
+    /// Bad: the reasons were filled in; nothing was written.
+    Bad,
+}
+
+/// A kind of file: its columns and how one row is validated and written.
+/// Holds only reusable buffers; the driver owns the statement.
+pub(crate) trait Sink {
+    /// The kind.
+    const KIND: ImportKind;
+    /// The header's column names, in the order `cols` indexes them.
+    const COLUMNS: &'static [&'static str];
+    /// The table, for counting rows.
+    const TABLE: &'static str;
+    /// The upsert, whose `DO UPDATE` skips rows this import already wrote
+    /// (`WHERE <table>.import_id <> excluded.import_id`), so that a key
+    /// repeated in one file changes nothing and is seen.
+    const UPSERT_SQL: &'static str;
+    /// What a repeated key is called in a row error.
+    const DUPLICATE: &'static str;
+    /// A sink for an import with these options.
+    fn new(options: &ImportOptions) -> Self;
+    /// Validates one record (fields at `cols[i]` for `COLUMNS[i]`) and runs
+    /// `upsert` for it under `import_id`; on a bad row fills `reasons` and
+    /// writes nothing.
+    fn row(
+        &mut self,
+        upsert: &mut rusqlite::Statement<'_>,
+        rec: &csv::ByteRecord,
+        cols: &[usize],
+        import_id: i64,
+        reasons: &mut Reasons,
+    ) -> rusqlite::Result<RowStatus>;
+}
+
+/// Maps the header to column positions: `cols[i]` is where `columns[i]` is.
+fn map_header(header: &csv::ByteRecord, columns: &[&str]) -> Result<Vec<usize>, String> {
+    let mut cols = vec![usize::MAX; columns.len()];
+    let mut unknown = Vec::new();
+    for (pos, raw) in header.iter().enumerate() {
+        let name = std::str::from_utf8(validate::trim(raw))
+            .map_err(|_| format!("header column {} is not UTF-8", pos + 1))?
+            .to_ascii_lowercase();
+        match columns.iter().position(|c| *c == name) {
+            Some(i) if cols[i] != usize::MAX => return Err(format!("header names column {name:?} twice")),
+            Some(i) => cols[i] = pos,
+            None => unknown.push(format!("{name:?}")),
+        }
+    }
+    let missing: Vec<&str> = columns.iter().zip(&cols).filter(|(_, p)| **p == usize::MAX).map(|(c, _)| *c).collect();
+    if missing.is_empty() && unknown.is_empty() {
+        return Ok(cols);
+    }
+    let mut why = Vec::new();
+    if !missing.is_empty() {
+        why.push(format!("missing column(s) {}", missing.join(", ")));
+    }
+    if !unknown.is_empty() {
+        why.push(format!("unknown column(s) {}", unknown.join(", ")));
+    }
+    Err(format!("bad header: {}; expected {}", why.join("; "), columns.join(",")))
+}
+
+/// The largest rowid of a table (0 when empty): new rows get larger ones.
+fn max_rowid(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<i64> {
+    tx.query_row(&format!("SELECT coalesce(max(rowid), 0) FROM {table}"), [], |r| r.get(0))
+}
+
+/// Imports one file of kind `S` from `reader` (total size `size` if known,
+/// for progress) under the name `file`.
+pub(crate) fn run<S: Sink, R: Read>(
+    store: &mut Store,
+    reader: R,
+    file: &str,
+    mut options: ImportOptions,
+) -> Result<ImportOutcome, ImportError> {
+    let started = Instant::now();
+    let started_ms = now_ms();
+    let tap = Tap { inner: reader, hash: Sha256::new(), bytes: 0 };
+    let mut csv =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(READ_BUFFER).from_reader(tap);
+    let mut rec = csv::ByteRecord::new();
+    // The header: the first record.
+    let has_header = csv.read_byte_record(&mut rec).map_err(|e| csv_error(file, e))?;
+    if !has_header {
+        return Err(ImportError::new(ImportErrorKind::Empty, format!("{file}: empty file (no header line)")));
+    }
+    strip_bom(&mut rec);
+    let cols =
+        map_header(&rec, S::COLUMNS).map_err(|m| ImportError::new(ImportErrorKind::Header, format!("{file}: {m}")))?;
+    let width = rec.len();
+
+    let conn = store.conn_mut();
+    let old_cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).map_err(ImportError::store)?;
+    conn.pragma_update(None, "cache_size", -IMPORT_CACHE_KIB).map_err(ImportError::store)?;
+    let result = (|| {
+        let tx = conn.transaction().map_err(ImportError::store)?;
+        let before = max_rowid(&tx, S::TABLE).map_err(ImportError::store)?;
+        tx.execute(
+            "INSERT INTO imports (kind, file, sha256, rows, started_at, actor) VALUES (?1, ?2, '', 0, ?3, ?4)",
+            params![S::KIND.as_str(), file, started_ms, options.actor],
+        )
+        .map_err(ImportError::store)?;
+        let import_id = tx.last_insert_rowid();
+        let mut rows = 0u64;
+        let mut bad = BadRows::default();
+        {
+            let mut upsert = tx.prepare(S::UPSERT_SQL).map_err(ImportError::store)?;
+            let mut sink = S::new(&options);
+            let mut reasons = Reasons::default();
+            loop {
+                match csv.read_byte_record(&mut rec) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => return Err(csv_error(file, e)),
+                }
+                rows += 1;
+                let line = rec.position().map_or(0, |p| p.line());
+                if rec.len() != width {
+                    bad.push(line, format!("{} fields, expected {width}", rec.len()));
+                } else {
+                    match sink.row(&mut upsert, &rec, &cols, import_id, &mut reasons).map_err(ImportError::store)? {
+                        RowStatus::Stored(0) => bad.push(line, S::DUPLICATE.to_owned()),
+                        RowStatus::Stored(_) => {}
+                        RowStatus::Bad => bad.push(line, std::mem::take(&mut reasons.0)),
+                    }
+                }
+                reasons.0.clear();
+                if rows % PROGRESS_EVERY == 0 {
+                    if let Some(p) = options.progress.as_mut() {
+                        p(csv.get_ref().bytes);
+                    }
+                }
+            }
+        }
+        let tap = csv.into_inner();
+        if let Some(p) = options.progress.as_mut() {
+            p(tap.bytes);
+        }
+        if bad.total > 0 {
+            // Dropping `tx` rolls everything back, the imports row included.
+            drop(tx);
+            let rejection = Rejection { rows, bad_rows: bad.total, errors: bad.errors };
+            return Err(ImportError {
+                kind: ImportErrorKind::Rejected,
+                message: format!("{file}: {} bad row(s) of {rows}; nothing was stored", rejection.bad_rows),
+                rejection: Some(Box::new(rejection)),
+                source: None,
+            });
+        }
+        let sha256 = hex::encode(tap.hash.finalize());
+        let after = max_rowid(&tx, S::TABLE).map_err(ImportError::store)?;
+        // Each new row took max(rowid)+1 (nothing is deleted meanwhile), so
+        // the rowid range grew by the number of inserted rows.
+        let inserted = u64::try_from(after - before).unwrap_or(0).min(rows);
+        tx.execute(
+            "UPDATE imports SET sha256 = ?1, rows = ?2, finished_at = ?3 WHERE id = ?4",
+            params![sha256, rows as i64, now_ms(), import_id],
+        )
+        .map_err(ImportError::store)?;
+        tx.commit().map_err(ImportError::store)?;
+        Ok(ImportOutcome {
+            kind: S::KIND,
+            file: file.to_owned(),
+            sha256,
+            import_id,
+            rows,
+            inserted,
+            updated: rows - inserted,
+            elapsed: started.elapsed(),
+        })
+    })();
+    let _ = conn.pragma_update(None, "cache_size", old_cache);
+    result
+}
+
+/// Drops a UTF-8 byte-order mark from the first field of the header.
+fn strip_bom(rec: &mut csv::ByteRecord) {
+    let Some(first) = rec.get(0) else { return };
+    if let Some(rest) = first.strip_prefix(b"\xEF\xBB\xBF") {
+        let mut out = csv::ByteRecord::new();
+        out.push_field(rest);
+        for f in rec.iter().skip(1) {
+            out.push_field(f);
+        }
+        *rec = out;
+    }
+}
+
+/// A CSV reader error: I/O, or (with `flexible`, the only other kind left) a
+/// malformed file.
+fn csv_error(file: &str, e: csv::Error) -> ImportError {
+    let line = e.position().map(|p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => ImportError::io(format!("reading {file}"), io),
+        other => ImportError::new(
+            ImportErrorKind::Header,
+            format!("{file}: unreadable CSV{}: {other:?}", line.map(|l| format!(" at line {l}")).unwrap_or_default()),
+        ),
+    }
+}
+
+/// Opens `path` for [`run`]: the reader, its size and its display name.
+pub(crate) fn open(path: &std::path::Path) -> Result<(std::fs::File, String), ImportError> {
+    let name = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|e| ImportError::io(format!("opening {name}"), e))?;
+    Ok((f, name))
+}
+
+/// How a bad value appears in a row error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Show {
+    /// As written (identifiers of cards and equipment).
+    Value,
+    /// Masked (owner ids: personal data).
+    Masked,
+    /// Not at all (names: personal data).
+    Hidden,
+}
+
+/// Field `i` of `rec` (for `column`) as trimmed, non-empty UTF-8, passed
+/// through `rule`; on failure records why in `reasons` and returns `None`.
+pub(crate) fn check<'a, T>(
+    rec: &'a csv::ByteRecord,
+    cols: &[usize],
+    i: usize,
+    column: &str,
+    show: Show,
+    reasons: &mut Reasons,
+    rule: impl FnOnce(&'a str) -> Result<T, validate::Invalid>,
+) -> Option<T> {
+    let raw = cols.get(i).and_then(|&c| rec.get(c)).unwrap_or(&[]);
+    let s = match validate::utf8(raw) {
+        Ok(s) => s,
+        Err(why) => {
+            reasons.field_hidden(column, &why);
+            return None;
+        }
+    };
+    match rule(s) {
+        Ok(v) => Some(v),
+        Err(why) => {
+            match show {
+                Show::Value => reasons.field(column, raw, &why),
+                Show::Masked => reasons.field(column, validate::mask_owner_id(s).as_bytes(), &why),
+                Show::Hidden => reasons.field_hidden(column, &why),
+            }
+            None
+        }
+    }
+}
