@@ -21,7 +21,8 @@ pub const COLUMNS: [&str; 7] = ["imsi", "imei", "msisdn", "called", "start", "du
 /// Imports the CDR CSV at `path` (all or nothing; see [`super`]).
 pub fn import(store: &mut Store, path: &Path, options: ImportOptions) -> Result<ImportOutcome, ImportError> {
     let (file, name) = super::open(path)?;
-    super::run::<CdrSink, _>(store, file, &name, options)
+    let size = file.metadata().ok().map(|m| m.len());
+    super::run::<CdrSink, _>(store, file, &name, size, options)
 }
 
 /// Imports a CDR CSV read from `reader`, recorded under the name `file`.
@@ -31,7 +32,7 @@ pub fn import_reader<R: Read>(
     file: &str,
     options: ImportOptions,
 ) -> Result<ImportOutcome, ImportError> {
-    super::run::<CdrSink, _>(store, reader, file, options)
+    super::run::<CdrSink, _>(store, reader, file, None, options)
 }
 
 const UPSERT: &str = "INSERT INTO cdrs (imsi, imei, msisdn, called, started_at, duration_s, cell, import_id) \

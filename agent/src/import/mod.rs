@@ -27,9 +27,10 @@
 //! - **Bookkeeping.** A good file leaves one `imports` row: kind, file name,
 //!   SHA-256 of the bytes, data rows, start and finish times, actor.
 //! - CSV per RFC 4180: quoted fields may hold commas, quotes (`""`) and line
-//!   breaks; `\n`, `\r\n` and `\r` all end a line; a UTF-8 byte-order mark
-//!   before the header is ignored; blank lines are skipped. Bytes that are
-//!   not UTF-8 make a row error, never a panic.
+//!   breaks; `\n`, `\r\n` and `\r` all end a line (a line break inside a
+//!   quoted field is read as `\n`); a UTF-8 byte-order mark before the header
+//!   is ignored; blank lines are skipped. Bytes that are not UTF-8 make a row
+//!   error, never a panic.
 //!
 //! The functions take a [`Store`] and are the library API behind
 //! `duanka-agent registry import` / `cdr import` (and, later, uploads over
@@ -235,20 +236,59 @@ impl ImportError {
     }
 }
 
-/// Reads through to `inner`, hashing and counting the bytes.
+/// Reads through to `inner`, hashing and counting the bytes as they are in
+/// the file, and hands on line ends as `\n` alone: `\r\n` and a lone `\r`
+/// become `\n`. The CSV reader then counts physical lines right (it
+/// miscounts after `\r\n` on its own), and a quoted field's line break is
+/// always `\n`.
 struct Tap<R> {
     inner: R,
     hash: Sha256,
     bytes: u64,
+    /// The last byte handed on was a `\r` turned into `\n`: drop a `\n` first.
+    after_cr: bool,
+}
+
+impl<R: Read> Tap<R> {
+    fn new(inner: R) -> Self {
+        Tap { inner, hash: Sha256::new(), bytes: 0, after_cr: false }
+    }
 }
 
 impl<R: Read> Read for Tap<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let got = buf.get(..n).unwrap_or(&[]);
-        self.hash.update(got);
-        self.bytes += n as u64;
-        Ok(n)
+        loop {
+            let n = self.inner.read(buf)?;
+            let got = buf.get_mut(..n).unwrap_or_default();
+            self.hash.update(&*got);
+            self.bytes += n as u64;
+            if n == 0 {
+                return Ok(0);
+            }
+            let skip_first = self.after_cr && got.first() == Some(&b'\n');
+            if !skip_first && !got.contains(&b'\r') {
+                self.after_cr = false;
+                return Ok(n);
+            }
+            // Compact in place: CR LF -> LF, lone CR -> LF.
+            let mut w = 0;
+            let mut prev_cr = self.after_cr;
+            for r in 0..n {
+                let b = got[r];
+                if b == b'\n' && prev_cr {
+                    prev_cr = false;
+                    continue;
+                }
+                prev_cr = b == b'\r';
+                got[w] = if prev_cr { b'\n' } else { b };
+                w += 1;
+            }
+            self.after_cr = prev_cr;
+            if w > 0 {
+                return Ok(w);
+            }
+            // The chunk was a lone LF after a CR: read on rather than signal EOF.
+        }
     }
 }
 
@@ -284,6 +324,12 @@ impl Reasons {
         }
     }
 
+    /// Adds `column shown: reason` with `shown` as it is (a masked value).
+    pub(crate) fn field_shown(&mut self, column: &str, shown: &str, why: &validate::Invalid) {
+        self.sep();
+        self.0.push_str(&format!("{column} {shown}: {why}"));
+    }
+
     /// Adds `column: reason` without the value (personal data, empty fields).
     pub(crate) fn field_hidden(&mut self, column: &str, why: &validate::Invalid) {
         self.sep();
@@ -309,7 +355,7 @@ fn shown_value(value: &[u8]) -> String {
     if s.chars().count() > 40 {
         short.push('…');
     }
-    if short.chars().all(|c| c.is_ascii_alphanumeric() || "+-.:*…".contains(c)) {
+    if short.chars().all(|c| c.is_ascii_alphanumeric() || "+-.:…".contains(c)) {
         short
     } else {
         format!("{short:?}")
@@ -384,6 +430,42 @@ fn map_header(header: &csv::ByteRecord, columns: &[&str]) -> Result<Vec<usize>, 
     Err(format!("bad header: {}; expected {}", why.join("; "), columns.join(",")))
 }
 
+/// Bytes per row below which no file goes (a registry row is about 150
+/// bytes, a CDR about 110): file size / this is an upper bound of its rows.
+const MIN_ROW_BYTES: u64 = 80;
+
+/// Imports of at least this many rows (estimated) may rebuild indexes.
+const BULK_MIN_ROWS: u64 = 50_000;
+
+/// Whether a file of `bytes` into a table of `existing` rows is a bulk load:
+/// then the table's secondary indexes are dropped for the load and built
+/// again at the end, in the same transaction (SQLite builds an index by
+/// sorting, several times faster than as many random B-tree inserts), which
+/// pays when the file may hold at least as many rows as the table.
+fn bulk_load(bytes: u64, existing: u64) -> bool {
+    let rows = bytes / MIN_ROW_BYTES;
+    rows >= BULK_MIN_ROWS && rows / 2 >= existing
+}
+
+/// Rows in `table` (an upper bound is enough: SQLite counts the smallest index).
+fn count_rows(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<u64> {
+    tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
+        .map(|n| u64::try_from(n).unwrap_or(0))
+}
+
+/// Drops `table`'s declared indexes (not the primary key's), returning the
+/// SQL that makes them again.
+fn drop_indexes(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt =
+        tx.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL")?;
+    let found: Vec<(String, String)> =
+        stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    for (name, _) in &found {
+        tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+    }
+    Ok(found.into_iter().map(|(_, sql)| sql).collect())
+}
+
 /// The largest rowid of a table (0 when empty): new rows get larger ones.
 fn max_rowid(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<i64> {
     tx.query_row(&format!("SELECT coalesce(max(rowid), 0) FROM {table}"), [], |r| r.get(0))
@@ -395,11 +477,12 @@ pub(crate) fn run<S: Sink, R: Read>(
     store: &mut Store,
     reader: R,
     file: &str,
+    size_hint: Option<u64>,
     mut options: ImportOptions,
 ) -> Result<ImportOutcome, ImportError> {
     let started = Instant::now();
     let started_ms = now_ms();
-    let tap = Tap { inner: reader, hash: Sha256::new(), bytes: 0 };
+    let tap = Tap::new(reader);
     let mut csv =
         csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(READ_BUFFER).from_reader(tap);
     let mut rec = csv::ByteRecord::new();
@@ -416,6 +499,13 @@ pub(crate) fn run<S: Sink, R: Read>(
     let conn = store.conn_mut();
     let old_cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).map_err(ImportError::store)?;
     conn.pragma_update(None, "cache_size", -IMPORT_CACHE_KIB).map_err(ImportError::store)?;
+    // Foreign-key enforcement off for the import's transaction: the only
+    // reference written is `import_id`, to the `imports` row inserted just
+    // before in the same transaction. With it on, every upsert needs a
+    // statement journal (a copy of each page it touches) and runs 2-3 times
+    // slower. The pragma is a no-op inside a transaction, hence set here.
+    let old_fk: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).map_err(ImportError::store)?;
+    conn.pragma_update(None, "foreign_keys", false).map_err(ImportError::store)?;
     let result = (|| {
         let tx = conn.transaction().map_err(ImportError::store)?;
         let before = max_rowid(&tx, S::TABLE).map_err(ImportError::store)?;
@@ -425,6 +515,9 @@ pub(crate) fn run<S: Sink, R: Read>(
         )
         .map_err(ImportError::store)?;
         let import_id = tx.last_insert_rowid();
+        let existing = count_rows(&tx, S::TABLE).map_err(ImportError::store)?;
+        let rebuild = size_hint.is_some_and(|b| bulk_load(b, existing));
+        let indexes = if rebuild { drop_indexes(&tx, S::TABLE).map_err(ImportError::store)? } else { Vec::new() };
         let mut rows = 0u64;
         let mut bad = BadRows::default();
         {
@@ -471,6 +564,9 @@ pub(crate) fn run<S: Sink, R: Read>(
                 source: None,
             });
         }
+        for sql in &indexes {
+            tx.execute_batch(sql).map_err(ImportError::store)?;
+        }
         let sha256 = hex::encode(tap.hash.finalize());
         let after = max_rowid(&tx, S::TABLE).map_err(ImportError::store)?;
         // Each new row took max(rowid)+1 (nothing is deleted meanwhile), so
@@ -494,6 +590,7 @@ pub(crate) fn run<S: Sink, R: Read>(
         })
     })();
     let _ = conn.pragma_update(None, "cache_size", old_cache);
+    let _ = conn.pragma_update(None, "foreign_keys", old_fk);
     result
 }
 
@@ -565,10 +662,80 @@ pub(crate) fn check<'a, T>(
         Err(why) => {
             match show {
                 Show::Value => reasons.field(column, raw, &why),
-                Show::Masked => reasons.field(column, validate::mask_owner_id(s).as_bytes(), &why),
+                Show::Masked => reasons.field_shown(column, &validate::mask_owner_id(s), &why),
                 Show::Hidden => reasons.field_hidden(column, &why),
             }
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads all of `data` through a tap, `chunk` bytes at a time.
+    fn through(data: &[u8], chunk: usize) -> (Vec<u8>, u64) {
+        struct Chunked<'a>(&'a [u8], usize);
+        impl Read for Chunked<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(self.1).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut tap = Tap::new(Chunked(data, chunk));
+        let mut out = Vec::new();
+        tap.read_to_end(&mut out).unwrap();
+        (out, tap.bytes)
+    }
+
+    #[test]
+    fn the_tap_turns_line_ends_into_lf_across_chunks() {
+        let cases: [(&[u8], &[u8]); 5] = [
+            (b"a,b\r\nc,d\r\n", b"a,b\nc,d\n"),
+            (b"a\rb\rc", b"a\nb\nc"),
+            (b"a\r\r\nb\n\n", b"a\n\nb\n\n"),
+            (b"\"x\r\ny\"\r\n", b"\"x\ny\"\n"),
+            (b"plain\n", b"plain\n"),
+        ];
+        for (input, want) in cases {
+            for chunk in 1..=input.len() {
+                let (out, bytes) = through(input, chunk);
+                assert_eq!(out, want, "{input:?} in chunks of {chunk}");
+                assert_eq!(bytes, input.len() as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn the_tap_hashes_the_bytes_as_in_the_file() {
+        let data = b"a\r\nb\r\n";
+        let mut tap = Tap::new(&data[..]);
+        std::io::copy(&mut tap, &mut std::io::sink()).unwrap();
+        assert_eq!(tap.hash.finalize().as_slice(), Sha256::digest(data).as_slice());
+    }
+
+    #[test]
+    fn headers_map_by_name() {
+        let cols = ["a", "b", "c"];
+        let h = csv::ByteRecord::from(vec![" C ", "a", "B"]);
+        assert_eq!(map_header(&h, &cols), Ok(vec![1, 2, 0]));
+        let h = csv::ByteRecord::from(vec!["a", "x", "b"]);
+        assert_eq!(
+            map_header(&h, &cols),
+            Err("bad header: missing column(s) c; unknown column(s) \"x\"; expected a,b,c".into())
+        );
+        let h = csv::ByteRecord::from(vec!["a", "a", "b", "c"]);
+        assert!(map_header(&h, &cols).unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn bulk_loads_are_big_files_into_small_tables() {
+        assert!(!bulk_load(1_000_000, 0), "12,500 rows at most");
+        assert!(bulk_load(100_000_000, 0));
+        assert!(bulk_load(100_000_000, 600_000));
+        assert!(!bulk_load(100_000_000, 700_000));
     }
 }

@@ -32,7 +32,8 @@ pub const COLUMNS: [&str; 10] = [
 /// Imports the registry CSV at `path` (all or nothing; see [`super`]).
 pub fn import(store: &mut Store, path: &Path, options: ImportOptions) -> Result<ImportOutcome, ImportError> {
     let (file, name) = super::open(path)?;
-    super::run::<RegistrySink, _>(store, file, &name, options)
+    let size = file.metadata().ok().map(|m| m.len());
+    super::run::<RegistrySink, _>(store, file, &name, size, options)
 }
 
 /// Imports a registry CSV read from `reader`, recorded under the name `file`
@@ -43,7 +44,7 @@ pub fn import_reader<R: Read>(
     file: &str,
     options: ImportOptions,
 ) -> Result<ImportOutcome, ImportError> {
-    super::run::<RegistrySink, _>(store, reader, file, options)
+    super::run::<RegistrySink, _>(store, reader, file, None, options)
 }
 
 const UPSERT: &str = "INSERT INTO registry (imsi, msisdn, iccid, carrier, owner_id, owner_id_kind, owner_name, \

@@ -249,8 +249,8 @@ pub fn owner_id<'o>(s: &str, out: &'o mut String) -> Result<(&'o str, OwnerIdKin
         return Err(Invalid::new("unknown id marker (a passport is written passport:NUMBER)"));
     }
     let id = ResidentId::parse(s).map_err(|e| match e.kind {
-        IdErrorKind::Length { len, .. } => {
-            Invalid(format!("{len} characters: not a resident ID (18 characters); mark a passport as passport:NUMBER"))
+        IdErrorKind::Length { .. } => {
+            Invalid::new("not a resident ID (18 characters); mark a passport as passport:NUMBER")
         }
         other => id_reason(other),
     })?;
@@ -524,12 +524,9 @@ mod tests {
             ("passport:E12345678", Ok(("passport:E12345678", Passport))),
             ("PASSPORT:phl:p1234567a", Ok(("passport:PHL:P1234567A", Passport))),
             ("110101199003071234", Err("check digit is 4, expected 3")),
-            (
-                "11010119900307123",
-                Err("17 characters: not a resident ID (18 characters); mark a passport as passport:NUMBER"),
-            ),
-            ("E12345678", Err("9 characters: not a resident ID (18 characters); mark a passport as passport:NUMBER")),
-            ("110101199013071236", Err("implausible birth date 1990-13-07")),
+            ("11010119900307123", Err("not a resident ID (18 characters); mark a passport as passport:NUMBER")),
+            ("E12345678", Err("not a resident ID (18 characters); mark a passport as passport:NUMBER")),
+            ("110101199013071237", Err("implausible birth date 1990-13-07")),
             ("passport:E1", Err("passport number must be 5 to 20 letters and digits")),
             ("passport:E12-345678", Err("passport number must be 5 to 20 letters and digits")),
             ("passport:PH:P1234567", Err("passport issuing state must be a 3-letter ICAO code (passport:CCC:NUMBER)")),
