@@ -6,7 +6,9 @@
 //! behind the gateways' cards (SPEC 1):
 //!
 //! - **Card openers.** A gateway's cards belong to people who each opened 1–8
-//!   of them; many hold more than 5 cards of one carrier (the 一证多卡 limit).
+//!   of them; many hold more than 5 cards of one carrier (the 一证多卡 limit):
+//!   every gateway with more than 5 of one carrier's cards outside its
+//!   insider's share has at least one such owner.
 //! - **Recruiter bursts.** Most of a gateway's cards come from groups a
 //!   recruiter brought to one outlet: every card of the group opened there
 //!   within a window of one to four hours on one day; the group's members
@@ -338,6 +340,33 @@ pub fn from_truth(truth: &Truth, cfg: &ScenarioConfig) -> CarrierRecords {
             continue;
         }
         let dominant = people::carrier_of_imsi(&sims[0].0);
+        // Insider: every other gateway with at least 6 cards (the only one, if alone).
+        let insider_n = if n >= 6 && (gi % 2 == 1 || n_gw == 1) {
+            ((n as f64) * rng.gen_range(0.35..0.5)).ceil() as usize
+        } else {
+            0
+        };
+        // One card opener well over the limit per gateway that has the cards for it:
+        // the longest run of one carrier's cards after the insider's goes first, to
+        // the first member of the first burst.
+        let mut big = 0;
+        {
+            let tail = &mut sims[insider_n..];
+            let mut best = (0, 0);
+            let mut i = 0;
+            while i < tail.len() {
+                let c = people::carrier_of_imsi(&tail[i].0);
+                let len = tail[i..].iter().take_while(|(imsi, _)| people::carrier_of_imsi(imsi) == c).count();
+                if len > best.1 {
+                    best = (i, len);
+                }
+                i += len;
+            }
+            if best.1 > LIMIT_PER_CARRIER {
+                tail[..best.0 + best.1].rotate_right(best.1);
+                big = best.1.min(rng.gen_range(6..=8));
+            }
+        }
         let mut next = 0usize;
         let mut add_owner_cards = |rng: &mut SmallRng,
                                    used: &mut Used,
@@ -377,10 +406,7 @@ pub fn from_truth(truth: &Truth, cfg: &ScenarioConfig) -> CarrierRecords {
             owner
         };
 
-        // Insider: every other gateway with at least 6 cards (the only one, if alone).
-        let mut insider_n = 0;
-        if n >= 6 && (gi % 2 == 1 || n_gw == 1) {
-            insider_n = ((n as f64) * rng.gen_range(0.35..0.5)).ceil() as usize;
+        if insider_n > 0 {
             let outlet_n = 500 + gi as u32;
             insider_outlet[gi] = Some(people::outlet(dominant, outlet_n).id);
             let from = start - rng.gen_range(30..120) * DAY_MS;
@@ -406,7 +432,7 @@ pub fn from_truth(truth: &Truth, cfg: &ScenarioConfig) -> CarrierRecords {
         }
         // Bursts: about two thirds of the rest, one to three groups.
         let rest = n - insider_n;
-        let burst_cards = rest * 2 / 3;
+        let burst_cards = (rest * 2 / 3).max(big);
         let n_bursts =
             if burst_cards == 0 { 0 } else { 1 + usize::from(burst_cards >= 16) + usize::from(burst_cards >= 32) };
         for b in 0..n_bursts {
@@ -418,7 +444,13 @@ pub fn from_truth(truth: &Truth, cfg: &ScenarioConfig) -> CarrierRecords {
             let w_from = local_midnight + rng.gen_range(9..16) * HOUR_MS + rng.gen_range(0..60) * MIN_MS;
             let w_len = rng.gen_range(1..=4) * HOUR_MS;
             let region = people::region(&mut rng);
-            for share in shares(&mut rng, in_this, &GROUP_WEIGHTS) {
+            let mut group = Vec::new();
+            if b == 0 && big > 0 {
+                group.push(big);
+            }
+            let first = group.first().copied().unwrap_or(0);
+            group.extend(shares(&mut rng, in_this.saturating_sub(first), &GROUP_WEIGHTS));
+            for share in group {
                 let arrive = w_from + rng.gen_range(0..w_len - 30 * MIN_MS);
                 let mut k = 0;
                 let mut t = |r: &mut SmallRng| {
