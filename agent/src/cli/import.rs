@@ -62,6 +62,7 @@ pub(super) fn run(kind: ImportKind, args: &ImportArgs) -> anyhow::Result<u8> {
     let options = ImportOptions {
         tz_offset_s,
         actor: "cli".into(),
+        cache_mib: args.cache_mib,
         progress: Some(Box::new(move |bytes| tick.set_position(bytes))),
     };
     let result = match kind {

@@ -518,7 +518,8 @@ mod tests {
     fn owner_id_table() {
         use OwnerIdKind::*;
         let mut buf = String::new();
-        let cases: &[(&str, Result<(&str, OwnerIdKind), &str>)] = &[
+        type Case<'a> = (&'a str, Result<(&'a str, OwnerIdKind), &'a str>);
+        let cases: &[Case] = &[
             ("110101199003071233", Ok(("110101199003071233", Resident))),
             ("37010219851231001x", Ok(("37010219851231001X", Resident))),
             ("passport:E12345678", Ok(("passport:E12345678", Passport))),

@@ -185,6 +185,9 @@ pub struct SpreadOwner {
     pub gateways: Vec<String>,
 }
 
+/// A gateway's address and its SIMs: IMSI, and the ICCID the truth pairs with it.
+type GatewaySims = (String, Vec<(String, Option<String>)>);
+
 #[derive(Debug, Clone)]
 struct Owner {
     id: String,
@@ -302,7 +305,7 @@ pub fn from_truth(truth: &Truth, cfg: &ScenarioConfig) -> CarrierRecords {
     let mut origin: Vec<Option<Origin>> = Vec::new();
 
     // The gateways' SIMs: (address, [(imsi, iccid from the truth if paired)]).
-    let mut gateways: Vec<(String, Vec<(String, Option<String>)>)> = Vec::new();
+    let mut gateways: Vec<GatewaySims> = Vec::new();
     let mut gw_index: HashMap<String, usize> = HashMap::new();
     for h in truth.simboxes() {
         let paired = h.iccids.len() == h.imsis.len();
@@ -591,7 +594,7 @@ fn cdr_imei(imei: &str) -> String {
 fn make_cdrs(
     truth: &Truth,
     cards: &[Card],
-    gateways: &[(String, Vec<(String, Option<String>)>)],
+    gateways: &[GatewaySims],
     rng: &mut SmallRng,
 ) -> Vec<CdrRow> {
     let msisdn: HashMap<&str, &str> = cards.iter().map(|c| (c.imsi.as_str(), c.msisdn.as_str())).collect();
@@ -664,7 +667,7 @@ fn make_cdrs(
 #[allow(clippy::too_many_arguments)]
 fn owners_truth(
     cfg: &ScenarioConfig,
-    gateways: &[(String, Vec<(String, Option<String>)>)],
+    gateways: &[GatewaySims],
     cards: &[Card],
     origin: &[Option<Origin>],
     owners: &[Owner],
