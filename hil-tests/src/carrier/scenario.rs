@@ -591,12 +591,7 @@ fn cdr_imei(imei: &str) -> String {
     }
 }
 
-fn make_cdrs(
-    truth: &Truth,
-    cards: &[Card],
-    gateways: &[GatewaySims],
-    rng: &mut SmallRng,
-) -> Vec<CdrRow> {
+fn make_cdrs(truth: &Truth, cards: &[Card], gateways: &[GatewaySims], rng: &mut SmallRng) -> Vec<CdrRow> {
     let msisdn: HashMap<&str, &str> = cards.iter().map(|c| (c.imsi.as_str(), c.msisdn.as_str())).collect();
     let cell_of = |c: &crate::TruthCell| format!("{}-{}-{}-{}", c.mcc, c.mnc, c.lac, c.cell_id);
     let mut seen: HashSet<(String, i64, String)> = HashSet::new();
