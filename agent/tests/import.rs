@@ -401,6 +401,26 @@ fn a_key_twice_in_one_file_is_a_bad_row() {
 }
 
 #[test]
+fn bad_rows_and_repeated_keys_are_reported_in_line_order_across_batches() {
+    let env = Env::new();
+    // More rows than one batch of the reading thread (4,096), so repeats are found
+    // in later batches than their first occurrence.
+    let mut rows: Vec<String> = (0..9000).map(reg_row).collect();
+    rows[5000] = reg_row(5000).replace(&imsi(5000), "bad"); // line 5002
+    rows[5001] = reg_row(17); // line 5003: repeats line 19
+    rows[5002] = reg_row(5002).replace(",outlet,", ",,"); // line 5004
+    rows[8999] = reg_row(4500); // line 9001: repeats line 4502
+    let f = env.write("batches.csv", registry_file(rows));
+    let (code, v, all) = env.import("registry", &f, true);
+    assert_eq!(code, 3, "{all}");
+    let lines: Vec<u64> = v["errors"].as_array().unwrap().iter().map(|e| e["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [5002, 5003, 5004, 9001]);
+    assert_eq!(v["errors"][1]["reason"], "imsi repeats an earlier row of this file");
+    assert_eq!((v["rows"].as_u64(), v["bad_rows"].as_u64()), (Some(9000), Some(4)));
+    assert_eq!(env.count("SELECT count(*) FROM registry"), 0);
+}
+
+#[test]
 fn passports_and_time_zones() {
     let env = Env::new();
     let rows = [

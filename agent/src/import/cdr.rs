@@ -12,7 +12,7 @@ use std::path::Path;
 use rusqlite::params;
 
 use super::validate;
-use super::{check, ImportError, ImportKind, ImportOptions, ImportOutcome, Reasons, RowStatus, Show, Sink};
+use super::{check, ImportError, ImportKind, ImportOptions, ImportOutcome, Reasons, Rows, Show, Sink};
 use crate::store::Store;
 
 /// The CDR file's columns, as its header names them.
@@ -26,7 +26,7 @@ pub fn import(store: &mut Store, path: &Path, options: ImportOptions) -> Result<
 }
 
 /// Imports a CDR CSV read from `reader`, recorded under the name `file`.
-pub fn import_reader<R: Read>(
+pub fn import_reader<R: Read + Send>(
     store: &mut Store,
     reader: R,
     file: &str,
@@ -55,19 +55,14 @@ impl Sink for CdrSink {
     const TABLE: &'static str = "cdrs";
     const UPSERT_SQL: &'static str = UPSERT;
     const DUPLICATE: &'static str = "imsi, start and called repeat an earlier row of this file";
+    const TEXTS: usize = 5;
+    const INTS: usize = 2;
 
     fn new(options: &ImportOptions) -> Self {
         CdrSink { tz_offset_s: options.tz_offset_s, msisdn: String::new(), called: String::new() }
     }
 
-    fn row(
-        &mut self,
-        upsert: &mut rusqlite::Statement<'_>,
-        rec: &csv::ByteRecord,
-        cols: &[usize],
-        import_id: i64,
-        r: &mut Reasons,
-    ) -> rusqlite::Result<RowStatus> {
+    fn validate(&mut self, rec: &csv::ByteRecord, cols: &[usize], out: &mut Rows, r: &mut Reasons) -> bool {
         let CdrSink { tz_offset_s, msisdn, called } = self;
         let imsi = check(rec, cols, 0, "imsi", Show::Value, r, validate::imsi);
         let imei = check(rec, cols, 1, "imei", Show::Value, r, validate::imei);
@@ -79,9 +74,23 @@ impl Sink for CdrSink {
         let (Some(imsi), Some(imei), Some(msisdn), Some(called), Some(start), Some(duration), Some(cell)) =
             (imsi, imei, msisdn, called, start, duration, cell)
         else {
-            return Ok(RowStatus::Bad);
+            return false;
         };
-        let n = upsert.execute(params![imsi, imei.as_str(), msisdn, called, start, duration, cell, import_id])?;
-        Ok(RowStatus::Stored(n))
+        for t in [imsi, imei.as_str(), msisdn, called, cell] {
+            out.text(t);
+        }
+        out.int(start);
+        out.int(duration);
+        true
+    }
+
+    fn write(
+        upsert: &mut rusqlite::Statement<'_>,
+        t: &[&str],
+        ints: &[i64],
+        import_id: i64,
+    ) -> rusqlite::Result<usize> {
+        let (start, duration) = (ints.first().copied().unwrap_or_default(), ints.get(1).copied().unwrap_or_default());
+        upsert.execute(params![t[0], t[1], t[2], t[3], start, duration, t[4], import_id])
     }
 }

@@ -372,19 +372,46 @@ fn shown_value(value: &[u8]) -> String {
     }
 }
 
-/// What happened to one row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RowStatus {
-    /// Validated and written; the statement changed this many rows (0: the
-    /// key was already written by this import, a duplicate).
-    Stored(usize),
-    /// Bad: the reasons were filled in; nothing was written.
-    Bad,
+/// Validated rows of one batch, in flat buffers (no allocation per row):
+/// each row is [`Sink::TEXTS`] strings and [`Sink::INTS`] integers.
+#[derive(Debug, Default)]
+pub(crate) struct Rows {
+    text: String,
+    /// End offset in `text` of each string.
+    ends: Vec<u32>,
+    ints: Vec<i64>,
+    /// The line each row starts on.
+    lines: Vec<u64>,
 }
 
-/// A kind of file: its columns and how one row is validated and written.
-/// Holds only reusable buffers; the driver owns the statement.
-pub(crate) trait Sink {
+impl Rows {
+    /// Appends one string of the row being written.
+    pub(crate) fn text(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.ends.push(self.text.len() as u32);
+    }
+
+    /// Appends one integer of the row being written.
+    pub(crate) fn int(&mut self, v: i64) {
+        self.ints.push(v);
+    }
+
+    fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// String `j` of row `i` of a kind with `per_row` strings a row.
+    fn get(&self, i: usize, per_row: usize, j: usize) -> &str {
+        let k = i * per_row + j;
+        let start = if k == 0 { 0 } else { self.ends.get(k - 1).copied().unwrap_or(0) as usize };
+        let end = self.ends.get(k).copied().unwrap_or(0) as usize;
+        self.text.get(start..end).unwrap_or_default()
+    }
+}
+
+/// A kind of file: its columns, how one record is validated (on the reading
+/// thread) and how a validated row is written (on the database thread).
+pub(crate) trait Sink: Send {
     /// The kind.
     const KIND: ImportKind;
     /// The header's column names, in the order `cols` indexes them.
@@ -397,19 +424,94 @@ pub(crate) trait Sink {
     const UPSERT_SQL: &'static str;
     /// What a repeated key is called in a row error.
     const DUPLICATE: &'static str;
+    /// Strings per validated row (at most 16).
+    const TEXTS: usize;
+    /// Integers per validated row.
+    const INTS: usize;
     /// A sink for an import with these options.
     fn new(options: &ImportOptions) -> Self;
-    /// Validates one record (fields at `cols[i]` for `COLUMNS[i]`) and runs
-    /// `upsert` for it under `import_id`; on a bad row fills `reasons` and
-    /// writes nothing.
-    fn row(
-        &mut self,
+    /// Validates one record (fields at `cols[i]` for `COLUMNS[i]`): appends
+    /// its `TEXTS` strings and `INTS` integers to `out` and returns true, or
+    /// fills `reasons`, appends nothing and returns false.
+    fn validate(&mut self, rec: &csv::ByteRecord, cols: &[usize], out: &mut Rows, reasons: &mut Reasons) -> bool;
+    /// Runs `upsert` for one validated row; returns the rows it changed.
+    fn write(
         upsert: &mut rusqlite::Statement<'_>,
-        rec: &csv::ByteRecord,
-        cols: &[usize],
+        texts: &[&str],
+        ints: &[i64],
         import_id: i64,
-        reasons: &mut Reasons,
-    ) -> rusqlite::Result<RowStatus>;
+    ) -> rusqlite::Result<usize>;
+}
+
+/// Records per batch handed from the reading thread to the database thread.
+const BATCH_ROWS: usize = 4096;
+/// Batches in flight between the two threads.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// What the reading thread hands on.
+#[derive(Debug, Default)]
+struct Batch {
+    rows: Rows,
+    /// Records read (good and bad).
+    records: u64,
+    /// Bad rows, in line order.
+    bad: Vec<RowError>,
+}
+
+/// The reading thread: parses and validates records into batches until the
+/// file ends or the receiver hangs up. Returns the tap (hash, bytes read).
+fn read_batches<S: Sink, R: Read>(
+    mut csv: csv::Reader<Tap<R>>,
+    mut sink: S,
+    cols: Vec<usize>,
+    width: usize,
+    send: std::sync::mpsc::SyncSender<Result<Batch, csv::Error>>,
+    mut progress: Option<ProgressFn>,
+) -> Tap<R> {
+    let mut rec = csv::ByteRecord::new();
+    let mut reasons = Reasons::default();
+    let mut batch = Batch::default();
+    let mut records = 0u64;
+    loop {
+        let more = match csv.read_byte_record(&mut rec) {
+            Ok(more) => more,
+            Err(e) => {
+                let _ = send.send(Err(e));
+                break;
+            }
+        };
+        if more {
+            records += 1;
+            batch.records += 1;
+            let line = rec.position().map_or(0, |p| p.line());
+            if rec.len() != width {
+                batch.bad.push(RowError { line, reason: format!("{} fields, expected {width}", rec.len()) });
+            } else if sink.validate(&rec, &cols, &mut batch.rows, &mut reasons) {
+                batch.rows.lines.push(line);
+            } else {
+                batch.bad.push(RowError { line, reason: std::mem::take(&mut reasons.0) });
+            }
+            reasons.0.clear();
+            if records % PROGRESS_EVERY == 0 {
+                if let Some(p) = progress.as_mut() {
+                    p(csv.get_ref().bytes);
+                }
+            }
+        }
+        if batch.records as usize >= BATCH_ROWS || (!more && batch.records > 0) {
+            if send.send(Ok(std::mem::take(&mut batch))).is_err() {
+                break;
+            }
+        }
+        if !more {
+            break;
+        }
+    }
+    let tap = csv.into_inner();
+    if let Some(p) = progress.as_mut() {
+        p(tap.bytes);
+    }
+    tap
 }
 
 /// Maps the header to column positions: `cols[i]` is where `columns[i]` is.
@@ -483,7 +585,7 @@ fn max_rowid(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<i64> {
 
 /// Imports one file of kind `S` from `reader` (total size `size` if known,
 /// for progress) under the name `file`.
-pub(crate) fn run<S: Sink, R: Read>(
+pub(crate) fn run<S: Sink, R: Read + Send>(
     store: &mut Store,
     reader: R,
     file: &str,
@@ -531,39 +633,53 @@ pub(crate) fn run<S: Sink, R: Read>(
         let indexes = if rebuild { drop_indexes(&tx, S::TABLE).map_err(ImportError::store)? } else { Vec::new() };
         let mut rows = 0u64;
         let mut bad = BadRows::default();
-        {
-            let mut upsert = tx.prepare(S::UPSERT_SQL).map_err(ImportError::store)?;
-            let mut sink = S::new(&options);
-            let mut reasons = Reasons::default();
-            loop {
-                match csv.read_byte_record(&mut rec) {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => return Err(csv_error(file, e)),
-                }
-                rows += 1;
-                let line = rec.position().map_or(0, |p| p.line());
-                if rec.len() != width {
-                    bad.push(line, format!("{} fields, expected {width}", rec.len()));
-                } else {
-                    match sink.row(&mut upsert, &rec, &cols, import_id, &mut reasons).map_err(ImportError::store)? {
-                        RowStatus::Stored(0) => bad.push(line, S::DUPLICATE.to_owned()),
-                        RowStatus::Stored(_) => {}
-                        RowStatus::Bad => bad.push(line, std::mem::take(&mut reasons.0)),
+        let sink = S::new(&options);
+        let progress = options.progress.take();
+        // Two threads: this one writes to the database, which is most of the
+        // work; a reader parses, validates and hashes the file ahead of it.
+        let (tap, stored) = std::thread::scope(|scope| {
+            let (send, recv) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT);
+            let reader = scope.spawn(move || read_batches(csv, sink, cols, width, send, progress));
+            let stored = (|| {
+                let mut upsert = tx.prepare(S::UPSERT_SQL).map_err(ImportError::store)?;
+                let mut dups = Vec::new();
+                for batch in recv {
+                    let batch = batch.map_err(|e| csv_error(file, e))?;
+                    rows += batch.records;
+                    let r = &batch.rows;
+                    let mut texts = [""; 16];
+                    for i in 0..r.len() {
+                        for (j, t) in texts.iter_mut().enumerate().take(S::TEXTS) {
+                            *t = r.get(i, S::TEXTS, j);
+                        }
+                        let ints = r.ints.get(i * S::INTS..(i + 1) * S::INTS).unwrap_or_default();
+                        let n =
+                            S::write(&mut upsert, &texts[..S::TEXTS], ints, import_id).map_err(ImportError::store)?;
+                        if n == 0 {
+                            dups.push(r.lines[i]);
+                        }
+                    }
+                    // Bad rows of the batch in line order: the reader's and the duplicates.
+                    let mut reader_bad = batch.bad.into_iter().peekable();
+                    for line in dups.drain(..) {
+                        while let Some(e) = reader_bad.next_if(|e| e.line < line) {
+                            bad.push(e.line, e.reason);
+                        }
+                        bad.push(line, S::DUPLICATE.to_owned());
+                    }
+                    for e in reader_bad {
+                        bad.push(e.line, e.reason);
                     }
                 }
-                reasons.0.clear();
-                if rows % PROGRESS_EVERY == 0 {
-                    if let Some(p) = options.progress.as_mut() {
-                        p(csv.get_ref().bytes);
-                    }
-                }
-            }
-        }
-        let tap = csv.into_inner();
-        if let Some(p) = options.progress.as_mut() {
-            p(tap.bytes);
-        }
+                Ok(())
+            })();
+            // The receiver is gone: a reader still sending stops.
+            let tap =
+                reader.join().map_err(|_| ImportError::new(ImportErrorKind::Io, format!("{file}: reader failed")));
+            (tap, stored)
+        });
+        stored?;
+        let tap = tap?;
         if bad.total > 0 {
             // Dropping `tx` rolls everything back, the imports row included.
             drop(tx);

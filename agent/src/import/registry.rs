@@ -12,7 +12,7 @@ use std::path::Path;
 use rusqlite::params;
 
 use super::validate::{self, OwnerIdKind};
-use super::{check, ImportError, ImportKind, ImportOptions, ImportOutcome, Reasons, RowStatus, Show, Sink};
+use super::{check, ImportError, ImportKind, ImportOptions, ImportOutcome, Reasons, Rows, Show, Sink};
 use crate::store::Store;
 
 /// The registry file's columns, as its header names them.
@@ -38,7 +38,7 @@ pub fn import(store: &mut Store, path: &Path, options: ImportOptions) -> Result<
 
 /// Imports a registry CSV read from `reader`, recorded under the name `file`
 /// (an upload's file name, say).
-pub fn import_reader<R: Read>(
+pub fn import_reader<R: Read + Send>(
     store: &mut Store,
     reader: R,
     file: &str,
@@ -70,19 +70,14 @@ impl Sink for RegistrySink {
     const TABLE: &'static str = "registry";
     const UPSERT_SQL: &'static str = UPSERT;
     const DUPLICATE: &'static str = "imsi repeats an earlier row of this file";
+    const TEXTS: usize = 10;
+    const INTS: usize = 1;
 
     fn new(options: &ImportOptions) -> Self {
         RegistrySink { tz_offset_s: options.tz_offset_s, msisdn: String::new(), owner_id: String::new() }
     }
 
-    fn row(
-        &mut self,
-        upsert: &mut rusqlite::Statement<'_>,
-        rec: &csv::ByteRecord,
-        cols: &[usize],
-        import_id: i64,
-        r: &mut Reasons,
-    ) -> rusqlite::Result<RowStatus> {
+    fn validate(&mut self, rec: &csv::ByteRecord, cols: &[usize], out: &mut Rows, r: &mut Reasons) -> bool {
         let RegistrySink { tz_offset_s, msisdn, owner_id } = self;
         let imsi = check(rec, cols, 0, "imsi", Show::Value, r, validate::imsi);
         let msisdn = check(rec, cols, 1, "msisdn", Show::Value, r, |s| validate::msisdn(s, msisdn));
@@ -107,10 +102,10 @@ impl Sink for RegistrySink {
             Some(activated),
         ) = (imsi, msisdn, iccid, carrier, owner, owner_name, outlet_id, outlet_name, channel, activated)
         else {
-            return Ok(RowStatus::Bad);
+            return false;
         };
         let kind: OwnerIdKind = kind;
-        let n = upsert.execute(params![
+        for t in [
             imsi,
             msisdn,
             iccid.as_str(),
@@ -121,9 +116,20 @@ impl Sink for RegistrySink {
             outlet_id,
             outlet_name,
             channel,
-            activated,
-            import_id
-        ])?;
-        Ok(RowStatus::Stored(n))
+        ] {
+            out.text(t);
+        }
+        out.int(activated);
+        true
+    }
+
+    fn write(
+        upsert: &mut rusqlite::Statement<'_>,
+        t: &[&str],
+        ints: &[i64],
+        import_id: i64,
+    ) -> rusqlite::Result<usize> {
+        let activated = ints.first().copied().unwrap_or_default();
+        upsert.execute(params![t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], activated, import_id])
     }
 }
