@@ -494,10 +494,16 @@ fn registry_run(a: &RegistryArgs) -> Result<Result<String, String>, String> {
         return Ok(Err(e));
     }
     let mut what = Vec::new();
-    if a.synthetic_rows.is_some() {
-        let Some(p) = &a.registry else { return Ok(Err("--synthetic-rows needs --registry OUT.csv".into())) };
-        write_file(p, |f| scale::write_registry(&cfg, f))?;
-        what.push(format!("{rows} registry rows"));
+    match &a.registry {
+        Some(p) => {
+            write_file(p, |f| scale::write_registry(&cfg, f))?;
+            what.push(format!("{rows} registry rows"));
+        }
+        // The rows still size the CDRs and events, which name their SIMs.
+        None if a.synthetic_cdrs.is_none() && a.events.is_none() => {
+            return Ok(Err("--synthetic-rows needs --registry OUT.csv".into()));
+        }
+        None => {}
     }
     if let Some(n) = a.synthetic_cdrs {
         let Some(p) = &a.cdr else { return Ok(Err("--synthetic-cdrs needs --cdr OUT.csv".into())) };

@@ -498,10 +498,9 @@ fn read_batches<S: Sink, R: Read>(
                 }
             }
         }
-        if batch.records as usize >= BATCH_ROWS || (!more && batch.records > 0) {
-            if send.send(Ok(std::mem::take(&mut batch))).is_err() {
-                break;
-            }
+        let full = batch.records as usize >= BATCH_ROWS || (!more && batch.records > 0);
+        if full && send.send(Ok(std::mem::take(&mut batch))).is_err() {
+            break;
         }
         if !more {
             break;
