@@ -19,12 +19,19 @@
 //!   (`ON CONFLICT DO UPDATE`); the outcome counts inserted and updated rows.
 //!   The same key twice in one file is a bad row (the file contradicts
 //!   itself).
-//! - **Streaming.** Rows are never collected: the file is read through a
-//!   fixed buffer, hashed (SHA-256) as it is read, each row validated and
-//!   written at once with cached prepared statements. Memory stays bounded
-//!   whatever the file's size (SQLite's page cache is capped at
+//! - **Streaming.** Rows are never collected: a reader thread reads the file
+//!   through a fixed buffer, hashes it (SHA-256), parses and validates each
+//!   record into flat batches of [`BATCH_ROWS`] rows (a few in flight); the
+//!   calling thread upserts them with one prepared statement inside one
+//!   transaction. Memory stays bounded whatever the file's size (SQLite's page cache is capped at
 //!   [`ImportOptions::cache_mib`], default [`DEFAULT_CACHE_MIB`], during the
 //!   import; index builds sort within the same budget).
+//! - **Bulk loads.** A file big enough to hold at least twice the table's
+//!   rows (estimated from its size) drops the table's secondary indexes and
+//!   builds them again after the last row, in the same transaction: sorting
+//!   once is cheaper than as many random B-tree inserts. Foreign-key checks
+//!   are off during an import (its only reference is to its own `imports`
+//!   row); with them on, SQLite journals every upsert's pages.
 //! - **Bookkeeping.** A good file leaves one `imports` row: kind, file name,
 //!   SHA-256 of the bytes, data rows, start and finish times, actor.
 //! - CSV per RFC 4180: quoted fields may hold commas, quotes (`""`) and line
@@ -444,7 +451,7 @@ pub(crate) trait Sink: Send {
 }
 
 /// Records per batch handed from the reading thread to the database thread.
-const BATCH_ROWS: usize = 4096;
+pub const BATCH_ROWS: usize = 4096;
 /// Batches in flight between the two threads.
 const BATCHES_IN_FLIGHT: usize = 4;
 
