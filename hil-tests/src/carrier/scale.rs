@@ -16,8 +16,10 @@
 //! ([`write_events`]) give each gateway one JSON line, a
 //! `duanka_shared::events::Batch` with a detection (verdict `simbox`), a
 //! `link` per SIM (source `control_plane` for even gateways, `call_match`
-//! for odd ones) and a `calls` event with the SIP legs of the same calls as
-//! the CDRs (each INVITE 2 s before its CDR's start).
+//! for odd ones) and a `calls` event with the SIP legs of the gateway SIMs'
+//! calls (each INVITE 2 s before the call's start), the same whatever the
+//! other sizes; the CDRs hold those calls when they have at least
+//! `gateway_imsis * CALLS_PER_SIM` rows.
 //!
 //! IMSIs are randomly ordered (a multiplicative permutation of `i`): a
 //! worst case for the agent's index inserts, not a sorted export.
@@ -334,7 +336,6 @@ fn report(g: u64, sims: u64) -> GatewayReport {
 pub fn write_events<W: Write>(cfg: &ScaleConfig, w: W) -> io::Result<u64> {
     let mut w = io::BufWriter::with_capacity(1 << 20, w);
     let mut n = 0;
-    let gw_calls = (cfg.gateway_imsis * CALLS_PER_SIM).min(cfg.cdr_rows);
     for g in 0..cfg.gateways {
         let sims = cfg.sims_of(g);
         let address = gateway_address(g);
@@ -361,9 +362,6 @@ pub fn write_events<W: Write>(cfg: &ScaleConfig, w: W) -> io::Result<u64> {
                 }),
             });
             for j in 0..CALLS_PER_SIM {
-                if s * CALLS_PER_SIM + j >= gw_calls {
-                    break;
-                }
                 let (called, start) = gateway_call(cfg.seed, s, j);
                 calls.push(CallObservation {
                     called,
