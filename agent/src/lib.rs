@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cases;
 pub mod cli;
 pub mod correlate;
+pub mod import;
 pub mod ingest;
 pub mod server;
 pub mod store;

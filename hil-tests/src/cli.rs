@@ -55,6 +55,73 @@ enum Command {
     ///   duanka-sim generate --preset mixed --seed 3 --out m.pcap --truth m.json
     #[command(verbatim_doc_comment)]
     Generate(GenerateArgs),
+    /// Write a carrier's subscriber registry and CDRs (CSV for `duanka-agent registry
+    /// import` / `cdr import`), for a scenario or at benchmark scale.
+    ///
+    /// Scenario mode (--truth): every IMSI of a scenario's truth file (from
+    /// `generate --truth`) gets a registry row. The SIM-box gateways' cards belong to card
+    /// openers (1-8 cards each, many over the 5-per-carrier limit) recruited in bursts (a
+    /// group's cards opened at one outlet within hours), every other gateway has an
+    /// insider outlet (35-50 % of its cards, many owners, over weeks), and a few owners
+    /// have cards in two gateways; handsets and a background population are ordinary
+    /// people (1-3 cards). CDRs: one per gateway call with a GSM leg (truth `links`) plus
+    /// calls of the handsets. --owners-truth writes what correlation should find.
+    ///
+    /// Scale mode (no --truth): --synthetic-rows N streams N registry rows,
+    /// --synthetic-cdrs N N CDRs, and --events writes one JSON line per gateway (a probe
+    /// event batch: detection, IMSI links, SIP calls matching the CDRs) for a deployment
+    /// of --gateways gateways holding --imsis SIMs, which are the first registry rows.
+    ///
+    /// All names, ID numbers and phone numbers are synthetic. The same seed gives the same
+    /// bytes.
+    ///
+    /// Examples:
+    ///   duanka-sim registry --truth m.json --registry reg.csv --cdr cdr.csv --owners-truth owners.json
+    ///   duanka-sim registry --synthetic-rows 10000000 --registry big.csv
+    ///   duanka-sim registry --synthetic-rows 1000000 --registry r.csv --synthetic-cdrs 1000000 \
+    ///       --cdr c.csv --gateways 2000 --imsis 100000 --events e.jsonl
+    #[command(verbatim_doc_comment)]
+    Registry(RegistryArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RegistryArgs {
+    /// Scenario truth (from `generate --truth`): scenario mode.
+    #[arg(long, value_name = "TRUTH.json")]
+    truth: Option<PathBuf>,
+    /// Where to write the registry CSV.
+    #[arg(long, value_name = "OUT.csv")]
+    registry: Option<PathBuf>,
+    /// Where to write the CDR CSV.
+    #[arg(long, value_name = "OUT.csv")]
+    cdr: Option<PathBuf>,
+    /// Where to write what correlation should find (scenario mode).
+    #[arg(long, value_name = "OUT.json", requires = "truth")]
+    owners_truth: Option<PathBuf>,
+    /// Seed of the random generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Ordinary people besides the handsets' owners (scenario mode).
+    #[arg(long, value_name = "N", default_value_t = 300, requires = "truth")]
+    background: u32,
+    /// Scale mode: registry rows to write.
+    #[arg(long, value_name = "N", conflicts_with = "truth")]
+    synthetic_rows: Option<u64>,
+    /// Scale mode: CDR rows to write.
+    #[arg(long, value_name = "N", conflicts_with = "truth")]
+    synthetic_cdrs: Option<u64>,
+    /// Scale mode: gateways in the deployment.
+    #[arg(long, value_name = "N", default_value_t = 2000, conflicts_with = "truth")]
+    gateways: u64,
+    /// Scale mode: SIMs in those gateways (the first registry rows).
+    #[arg(long, value_name = "N", default_value_t = 100_000, conflicts_with = "truth")]
+    imsis: u64,
+    /// Scale mode: write probe event batches (JSON lines) for the deployment here.
+    #[arg(long, value_name = "OUT.jsonl", conflicts_with = "truth")]
+    events: Option<PathBuf>,
+    /// Print nothing on success.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 /// The `--preset` values.
@@ -290,6 +357,7 @@ where
         }
     };
     match low.command {
+        Command::Registry(args) => registry(&args),
         Command::Generate(args) => match args.into_hi() {
             Ok(hi) => generate(&hi),
             Err(msg) => {
@@ -337,6 +405,116 @@ fn generate(hi: &HiArgs) -> ExitCode {
         eprintln!("{}", summary(hi, &truth, started.elapsed()));
     }
     ExitCode::SUCCESS
+}
+
+/// Creates `path` and runs `write` on it, naming the file in an error.
+fn write_file<T>(path: &PathBuf, write: impl FnOnce(File) -> io::Result<T>) -> Result<T, String> {
+    let f = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    write(f).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn registry(a: &RegistryArgs) -> ExitCode {
+    let started = Instant::now();
+    match registry_run(a) {
+        Ok(Ok(what)) => {
+            if !a.quiet {
+                eprintln!("duanka-sim: wrote {what} in {:.2} s", started.elapsed().as_secs_f64());
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Err(usage)) => {
+            eprintln!("duanka-sim: {usage}");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(io) => {
+            eprintln!("duanka-sim: {io}");
+            ExitCode::from(EXIT_IO)
+        }
+    }
+}
+
+/// Ok(Ok(summary)), Ok(Err(usage error)) or Err(I/O error).
+fn registry_run(a: &RegistryArgs) -> Result<Result<String, String>, String> {
+    use crate::carrier::{self, scale, scenario};
+    if let Some(truth_path) = &a.truth {
+        let Some(reg_path) = &a.registry else {
+            return Ok(Err("--truth needs --registry OUT.csv".into()));
+        };
+        let text =
+            std::fs::read_to_string(truth_path).map_err(|e| format!("cannot read {}: {e}", truth_path.display()))?;
+        let truth: Truth = match serde_json::from_str(&text) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(format!("{}: not a scenario truth file: {e}", truth_path.display()))),
+        };
+        let cfg = scenario::ScenarioConfig { seed: a.seed, background_owners: a.background };
+        let rec = scenario::from_truth(&truth, &cfg);
+        write_file(reg_path, |f| carrier::write_registry(&rec.registry, f))?;
+        if let Some(p) = &a.cdr {
+            write_file(p, |f| carrier::write_cdrs(&rec.cdrs, f))?;
+        }
+        if let Some(p) = &a.owners_truth {
+            write_file(p, |f| {
+                let mut w = io::BufWriter::new(f);
+                serde_json::to_writer_pretty(&mut w, &rec.owners)?;
+                w.write_all(b"\n")?;
+                w.flush()
+            })?;
+        }
+        let over = rec.owners.owners_over_limit.len();
+        return Ok(Ok(format!(
+            "{} registry rows, {} CDRs for {} gateways ({over} owner-carrier pairs over the limit)",
+            rec.registry.len(),
+            rec.cdrs.len(),
+            rec.owners.gateways.len()
+        )));
+    }
+    if a.synthetic_rows.is_none() && a.synthetic_cdrs.is_none() && a.events.is_none() {
+        return Ok(Err(
+            "give --truth (scenario mode) or --synthetic-rows / --synthetic-cdrs / --events (scale mode)".into()
+        ));
+    }
+    let rows = a.synthetic_rows.unwrap_or(0);
+    let cfg = scale::ScaleConfig {
+        seed: a.seed,
+        registry_rows: rows,
+        cdr_rows: a.synthetic_cdrs.unwrap_or(0),
+        // The same registry whether or not CDRs and events are written with it.
+        gateways: a.gateways.min(a.imsis.min(rows)),
+        gateway_imsis: a.imsis.min(rows),
+    };
+    if a.synthetic_cdrs.is_some() || a.events.is_some() {
+        if rows == 0 {
+            return Ok(Err("--synthetic-cdrs and --events need --synthetic-rows (the SIMs they name)".into()));
+        }
+        if a.imsis > rows {
+            return Ok(Err(format!("--imsis {} is more than --synthetic-rows {rows}", a.imsis)));
+        }
+    }
+    if let Err(e) = cfg.validate() {
+        return Ok(Err(e));
+    }
+    let mut what = Vec::new();
+    match &a.registry {
+        Some(p) => {
+            write_file(p, |f| scale::write_registry(&cfg, f))?;
+            what.push(format!("{rows} registry rows"));
+        }
+        // The rows still size the CDRs and events, which name their SIMs.
+        None if a.synthetic_cdrs.is_none() && a.events.is_none() => {
+            return Ok(Err("--synthetic-rows needs --registry OUT.csv".into()));
+        }
+        None => {}
+    }
+    if let Some(n) = a.synthetic_cdrs {
+        let Some(p) = &a.cdr else { return Ok(Err("--synthetic-cdrs needs --cdr OUT.csv".into())) };
+        write_file(p, |f| scale::write_cdrs(&cfg, f))?;
+        what.push(format!("{n} CDRs"));
+    }
+    if let Some(p) = &a.events {
+        let n = write_file(p, |f| scale::write_events(&cfg, f))?;
+        what.push(format!("{n} events for {} gateways holding {} SIMs", cfg.gateways, cfg.gateway_imsis));
+    }
+    Ok(Ok(what.join(", ")))
 }
 
 fn write_truth(path: &PathBuf, truth: &Truth) -> io::Result<()> {
@@ -392,8 +570,10 @@ mod tests {
         let mut all = vec!["duanka-sim", "generate", "--out", "x.pcap"];
         all.extend_from_slice(args);
         let low = LowArgs::try_parse_from(all).map_err(|e| e.to_string())?;
-        let Command::Generate(g) = low.command;
-        g.into_hi()
+        match low.command {
+            Command::Generate(g) => g.into_hi(),
+            Command::Registry(_) => Err("not generate".into()),
+        }
     }
 
     #[test]

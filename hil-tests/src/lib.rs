@@ -21,6 +21,7 @@
 //! assert!(truth.simboxes().count() >= 1);
 //! ```
 
+pub mod carrier;
 pub mod cli;
 mod error;
 pub mod pcap;

@@ -179,7 +179,8 @@ impl TokenCommand {
 pub enum RegistryCommand {
     /// Import a registry CSV (header imsi,msisdn,iccid,carrier,owner_id,
     /// owner_name,outlet_id,outlet_name,channel,activated_at). All or nothing;
-    /// re-importing a SIM updates it.
+    /// re-importing a SIM updates it. Correlation runs afterwards.
+    #[command(long_about = None, after_long_help = IMPORT_HELP)]
     Import(ImportArgs),
 }
 
@@ -196,7 +197,8 @@ impl RegistryCommand {
 #[derive(Debug, Subcommand)]
 pub enum CdrCommand {
     /// Import a CDR CSV (header imsi,imei,msisdn,called,start,duration_s,cell).
-    /// All or nothing; re-importing a record updates it.
+    /// All or nothing; re-importing a record updates it. Correlation runs afterwards.
+    #[command(long_about = None, after_long_help = IMPORT_HELP)]
     Import(ImportArgs),
 }
 
@@ -209,6 +211,34 @@ impl CdrCommand {
     }
 }
 
+/// The long help of `registry import` and `cdr import`.
+const IMPORT_HELP: &str = "\
+The file is CSV (RFC 4180: quoted fields may hold commas, quotes and line
+breaks; LF or CRLF line ends; a UTF-8 byte-order mark is ignored) whose
+header line names the columns, in any order.
+
+All or nothing: if any row is bad, nothing is stored and the command exits
+3, listing the first 100 bad rows by line number in the file (the header
+is line 1) with the reason, and the number of bad rows. Otherwise every
+row is inserted, or updates the stored row with the same key, and the
+import is recorded (file, SHA-256, rows, times).
+
+Identifiers: IMSI 15 digits; ICCID 19-20 digits with a right Luhn check
+digit; IMEI 14 digits, or 15 with a right Luhn check digit; MSISDN and
+called numbers are digits (a leading + or 00 and China's 86 before an
+11-digit mobile are dropped). owner_id is a PRC resident ID (18
+characters, GB 11643 check character) or a passport written
+passport:NUMBER or passport:CCC:NUMBER (CCC the issuing state's ICAO code,
+e.g. passport:PHL:P1234567A).
+
+Times are ISO 8601 / RFC 3339: 2024-03-01T10:00:00+08:00, 2024-03-01T02:00:00Z,
+2024-03-01 10:00:00 (a space for the T, seconds and fraction optional). A
+time without an offset is read in the --tz zone, China Standard Time
+(+08:00) unless told otherwise.
+
+Exit status: 0 imported; 2 a bad command line; 3 the file was refused (bad rows, bad header,
+empty file), nothing stored; 1 any other failure, nothing stored.";
+
 /// `registry import` / `cdr import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -216,12 +246,26 @@ pub struct ImportArgs {
     pub data: DataArgs,
     /// The CSV file.
     pub file: PathBuf,
-    /// Print the outcome as JSON.
+    /// Print the outcome as JSON (also for a refused file).
     #[arg(long)]
     pub json: bool,
-    /// No progress bar.
+    /// No progress bar (there is none anyway when stderr is not a terminal).
     #[arg(long)]
     pub no_progress: bool,
+    /// UTC offset of times written without one: +08:00 (China Standard Time,
+    /// the default), Z, -05:00, +0530.
+    #[arg(long, value_name = "OFFSET", default_value = "+08:00", allow_hyphen_values = true, value_parser = parse_tz)]
+    pub tz: i32,
+    /// Database page cache during the import, MiB: the import's memory bound
+    /// (at the default, peak RSS was 320 MiB importing 1 M rows and 540 MiB
+    /// importing 10 M, while indexes were built; it does not grow further).
+    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(16..=65536))]
+    pub cache_mib: u32,
+}
+
+/// `--tz`: an offset as seconds east of UTC.
+fn parse_tz(s: &str) -> Result<i32, String> {
+    crate::import::validate::parse_offset(s).ok_or_else(|| format!("{s:?}: expected an offset like +08:00, Z or -0500"))
 }
 
 /// `correlate`.

@@ -6,6 +6,7 @@
 
 mod args;
 mod cases;
+mod import;
 mod probe;
 mod serve;
 mod token;
@@ -40,8 +41,8 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => serve::run(&a),
         Command::Probe(c) => probe::run(&c),
         Command::Token(c) => token::run(&c),
-        Command::Registry(c) => not_built("registry", c.data()),
-        Command::Cdr(c) => not_built("cdr", c.data()),
+        Command::Registry(RegistryCommand::Import(a)) => import::run(crate::import::ImportKind::Registry, &a),
+        Command::Cdr(CdrCommand::Import(a)) => import::run(crate::import::ImportKind::Cdr, &a),
         Command::Correlate(a) => cases::correlate(a),
         Command::Cases(c) => cases::cases(c),
     };
@@ -52,10 +53,6 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_FAILURE)
         }
     }
-}
-
-fn not_built(what: &str, _data: &DataArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("`{what}` is not built yet")
 }
 
 /// Writes `rows` under `headers` in left-aligned columns.

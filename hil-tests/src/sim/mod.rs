@@ -50,7 +50,7 @@ mod control;
 mod flavor;
 mod gateways;
 mod gsm;
-mod ids;
+pub(crate) mod ids;
 mod population;
 mod rtp;
 mod sip;

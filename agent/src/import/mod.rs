@@ -1,0 +1,915 @@
+//! Imports of the carriers' files: the subscriber registry ([`registry`]) and
+//! call detail records ([`cdr`]), CSV with a header line (SPEC 4.2).
+//!
+//! # Contract
+//!
+//! - **Columns by name.** The header must name every column of the kind
+//!   exactly once, in any order, and nothing else (names are trimmed and
+//!   compared case-insensitively). A missing, unknown or repeated column
+//!   refuses the file before any row is read.
+//! - **All or nothing per file.** Every row is validated ([`validate`]); the
+//!   good ones are upserted inside one transaction. If any row is bad the
+//!   transaction is rolled back: nothing is stored, not even the `imports`
+//!   row, and the error ([`ImportErrorKind::Rejected`]) carries the first
+//!   [`MAX_REPORTED_ROWS`] bad rows, each with its physical line number in the
+//!   file (the header is line 1; a quoted field spanning lines counts every
+//!   line; a record is reported by the line it starts on), and the total.
+//! - **Re-import updates.** A row whose key is already stored (the IMSI for
+//!   the registry; IMSI, start and called number for CDRs) replaces it
+//!   (`ON CONFLICT DO UPDATE`); the outcome counts inserted and updated rows.
+//!   The same key twice in one file is a bad row (the file contradicts
+//!   itself).
+//! - **Streaming.** Rows are never collected: a reader thread reads the file
+//!   through a fixed buffer, hashes it (SHA-256), parses and validates each
+//!   record into flat batches of [`BATCH_ROWS`] rows (a few in flight); the
+//!   calling thread upserts them with one prepared statement inside one
+//!   transaction. Memory stays bounded whatever the file's size (SQLite's page cache is capped at
+//!   [`ImportOptions::cache_mib`], default [`DEFAULT_CACHE_MIB`], during the
+//!   import; index builds sort within the same budget).
+//! - **Bulk loads.** A file big enough to hold at least twice the table's
+//!   rows (estimated from its size) drops the table's secondary indexes and
+//!   builds them again after the last row, in the same transaction: sorting
+//!   once is cheaper than as many random B-tree inserts. Foreign-key checks
+//!   are off during an import (its only reference is to its own `imports`
+//!   row); with them on, SQLite journals every upsert's pages.
+//! - **Bookkeeping.** A good file leaves one `imports` row: kind, file name,
+//!   SHA-256 of the bytes, data rows, start and finish times, actor.
+//! - CSV per RFC 4180: quoted fields may hold commas, quotes (`""`) and line
+//!   breaks; `\n`, `\r\n` and `\r` all end a line (a line break inside a
+//!   quoted field is read as `\n`); a UTF-8 byte-order mark before the header
+//!   is ignored; blank lines are skipped. Bytes that are not UTF-8 make a row
+//!   error, never a panic.
+//!
+//! The functions take a [`Store`] and are the library API behind
+//! `duanka-agent registry import` / `cdr import` (and, later, uploads over
+//! HTTP: [`registry::import_reader`] reads any `Read`).
+
+pub mod cdr;
+pub mod registry;
+pub mod validate;
+
+use std::fmt;
+use std::io::{self, Read};
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Transaction};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::store::{now_ms, Store};
+
+/// How many bad rows a rejection lists (the total is always counted).
+pub const MAX_REPORTED_ROWS: usize = 100;
+
+/// SQLite page cache for an import, MiB, unless told otherwise.
+pub const DEFAULT_CACHE_MIB: u32 = 256;
+
+/// The read buffer, bytes.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Rows between two progress reports.
+const PROGRESS_EVERY: u64 = 16 * 1024;
+
+/// Which file an import is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportKind {
+    /// The subscriber registry.
+    Registry,
+    /// Call detail records.
+    Cdr,
+}
+
+impl ImportKind {
+    /// The value of `imports.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportKind::Registry => "registry",
+            ImportKind::Cdr => "cdr",
+        }
+    }
+}
+
+impl fmt::Display for ImportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A progress callback: called now and then with the bytes read so far.
+pub type ProgressFn = Box<dyn FnMut(u64) + Send>;
+
+/// How to import.
+pub struct ImportOptions {
+    /// Seconds east of UTC of times written without an offset (default
+    /// +08:00, China Standard Time).
+    pub tz_offset_s: i32,
+    /// Who imports, for `imports.actor` (`cli` from the command line).
+    pub actor: String,
+    /// SQLite page cache during the import, MiB: the memory bound. More
+    /// speeds up imports into large tables (fewer index pages re-read).
+    pub cache_mib: u32,
+    /// Called with the bytes read so far, every few thousand rows.
+    pub progress: Option<ProgressFn>,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            tz_offset_s: validate::DEFAULT_TZ_OFFSET_S,
+            actor: "cli".into(),
+            cache_mib: DEFAULT_CACHE_MIB,
+            progress: None,
+        }
+    }
+}
+
+impl fmt::Debug for ImportOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportOptions")
+            .field("tz_offset_s", &self.tz_offset_s)
+            .field("actor", &self.actor)
+            .field("cache_mib", &self.cache_mib)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// A stored import.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportOutcome {
+    /// Registry or CDR.
+    pub kind: ImportKind,
+    /// The file's name as given.
+    pub file: String,
+    /// SHA-256 of the file's bytes, lower-case hex.
+    pub sha256: String,
+    /// `imports.id` of this run.
+    pub import_id: i64,
+    /// Data rows in the file.
+    pub rows: u64,
+    /// Rows whose key was new.
+    pub inserted: u64,
+    /// Rows that replaced a stored one.
+    pub updated: u64,
+    /// Wall time of the import.
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+/// One bad row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    /// Physical line in the file where the row starts (the header is line 1).
+    pub line: u64,
+    /// What is wrong, e.g. `iccid 8986…: check digit is 3, expected 5`.
+    pub reason: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// Why a file was refused row by row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// Data rows in the file.
+    pub rows: u64,
+    /// Bad rows in all.
+    pub bad_rows: u64,
+    /// The first [`MAX_REPORTED_ROWS`] bad rows, in file order.
+    pub errors: Vec<RowError>,
+}
+
+/// What kind of failure an [`ImportError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ImportErrorKind {
+    /// The file could not be opened or read.
+    Io,
+    /// The file has no header line (it is empty or blank).
+    Empty,
+    /// The header does not name the kind's columns (missing, unknown,
+    /// repeated, or not UTF-8).
+    Header,
+    /// Some rows are bad; nothing was stored ([`ImportError::rejection`]).
+    Rejected,
+    /// The store failed; nothing was stored.
+    Store,
+}
+
+impl ImportErrorKind {
+    /// Whether the file's content was refused (as opposed to a failure of
+    /// the machine): the CLI exits 3 for these.
+    pub fn is_refusal(self) -> bool {
+        matches!(self, ImportErrorKind::Empty | ImportErrorKind::Header | ImportErrorKind::Rejected)
+    }
+}
+
+/// An import that stored nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ImportError {
+    kind: ImportErrorKind,
+    message: String,
+    rejection: Option<Box<Rejection>>,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ImportError {
+    fn new(kind: ImportErrorKind, message: impl Into<String>) -> Self {
+        ImportError { kind, message: message.into(), rejection: None, source: None }
+    }
+
+    fn io(what: String, e: io::Error) -> Self {
+        ImportError {
+            kind: ImportErrorKind::Io,
+            message: format!("{what}: {e}"),
+            rejection: None,
+            source: Some(e.into()),
+        }
+    }
+
+    fn store(e: rusqlite::Error) -> Self {
+        ImportError {
+            kind: ImportErrorKind::Store,
+            message: format!("database: {e}"),
+            rejection: None,
+            source: Some(e.into()),
+        }
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ImportErrorKind {
+        self.kind
+    }
+
+    /// The bad rows, for [`ImportErrorKind::Rejected`].
+    pub fn rejection(&self) -> Option<&Rejection> {
+        self.rejection.as_deref()
+    }
+}
+
+/// Reads through to `inner`, hashing and counting the bytes as they are in
+/// the file, and hands on line ends as `\n` alone: `\r\n` and a lone `\r`
+/// become `\n`. The CSV reader then counts physical lines right (it
+/// miscounts after `\r\n` on its own), and a quoted field's line break is
+/// always `\n`.
+struct Tap<R> {
+    inner: R,
+    hash: Sha256,
+    bytes: u64,
+    /// The last byte handed on was a `\r` turned into `\n`: drop a `\n` first.
+    after_cr: bool,
+}
+
+impl<R: Read> Tap<R> {
+    fn new(inner: R) -> Self {
+        Tap { inner, hash: Sha256::new(), bytes: 0, after_cr: false }
+    }
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.inner.read(buf)?;
+            let got = buf.get_mut(..n).unwrap_or_default();
+            self.hash.update(&*got);
+            self.bytes += n as u64;
+            if n == 0 {
+                return Ok(0);
+            }
+            let skip_first = self.after_cr && got.first() == Some(&b'\n');
+            if !skip_first && !got.contains(&b'\r') {
+                self.after_cr = false;
+                return Ok(n);
+            }
+            // Compact in place: CR LF -> LF, lone CR -> LF.
+            let mut w = 0;
+            let mut prev_cr = self.after_cr;
+            for r in 0..n {
+                let b = got[r];
+                if b == b'\n' && prev_cr {
+                    prev_cr = false;
+                    continue;
+                }
+                prev_cr = b == b'\r';
+                got[w] = if prev_cr { b'\n' } else { b };
+                w += 1;
+            }
+            self.after_cr = prev_cr;
+            if w > 0 {
+                return Ok(w);
+            }
+            // The chunk was a lone LF after a CR: read on rather than signal EOF.
+        }
+    }
+}
+
+/// The bad-row report being built while reading.
+#[derive(Debug, Default)]
+pub(crate) struct BadRows {
+    total: u64,
+    errors: Vec<RowError>,
+}
+
+impl BadRows {
+    fn push(&mut self, line: u64, reason: String) {
+        self.total += 1;
+        if self.errors.len() < MAX_REPORTED_ROWS {
+            self.errors.push(RowError { line, reason });
+        }
+    }
+}
+
+/// One row's problems, joined with `; ` when there are several.
+#[derive(Debug, Default)]
+pub(crate) struct Reasons(String);
+
+impl Reasons {
+    /// Adds `column value: reason` (value shown as given, shortened).
+    pub(crate) fn field(&mut self, column: &str, value: &[u8], why: &validate::Invalid) {
+        let shown = shown_value(value);
+        self.sep();
+        if shown.is_empty() {
+            self.0.push_str(&format!("{column}: {why}"));
+        } else {
+            self.0.push_str(&format!("{column} {shown}: {why}"));
+        }
+    }
+
+    /// Adds `column shown: reason` with `shown` as it is (a masked value).
+    pub(crate) fn field_shown(&mut self, column: &str, shown: &str, why: &validate::Invalid) {
+        self.sep();
+        self.0.push_str(&format!("{column} {shown}: {why}"));
+    }
+
+    /// Adds `column: reason` without the value (personal data, empty fields).
+    pub(crate) fn field_hidden(&mut self, column: &str, why: &validate::Invalid) {
+        self.sep();
+        self.0.push_str(&format!("{column}: {why}"));
+    }
+
+    fn sep(&mut self) {
+        if !self.0.is_empty() {
+            self.0.push_str("; ");
+        }
+    }
+}
+
+/// A field value for a message: trimmed, at most 40 characters, quoted when
+/// it holds anything but ASCII letters, digits and `+-.:`.
+fn shown_value(value: &[u8]) -> String {
+    let t = validate::trim(value);
+    if t.is_empty() {
+        return String::new();
+    }
+    let s = String::from_utf8_lossy(t);
+    let mut short: String = s.chars().take(40).collect();
+    if s.chars().count() > 40 {
+        short.push('…');
+    }
+    if short.chars().all(|c| c.is_ascii_alphanumeric() || "+-.:…".contains(c)) {
+        short
+    } else {
+        format!("{short:?}")
+    }
+}
+
+/// Validated rows of one batch, in flat buffers (no allocation per row):
+/// each row is [`Sink::TEXTS`] strings and [`Sink::INTS`] integers.
+#[derive(Debug, Default)]
+pub(crate) struct Rows {
+    text: String,
+    /// End offset in `text` of each string.
+    ends: Vec<u32>,
+    ints: Vec<i64>,
+    /// The line each row starts on.
+    lines: Vec<u64>,
+}
+
+impl Rows {
+    /// Appends one string of the row being written.
+    pub(crate) fn text(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.ends.push(self.text.len() as u32);
+    }
+
+    /// Appends one integer of the row being written.
+    pub(crate) fn int(&mut self, v: i64) {
+        self.ints.push(v);
+    }
+
+    fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// String `j` of row `i` of a kind with `per_row` strings a row.
+    fn get(&self, i: usize, per_row: usize, j: usize) -> &str {
+        let k = i * per_row + j;
+        let start = if k == 0 { 0 } else { self.ends.get(k - 1).copied().unwrap_or(0) as usize };
+        let end = self.ends.get(k).copied().unwrap_or(0) as usize;
+        self.text.get(start..end).unwrap_or_default()
+    }
+}
+
+/// A kind of file: its columns, how one record is validated (on the reading
+/// thread) and how a validated row is written (on the database thread).
+pub(crate) trait Sink: Send {
+    /// The kind.
+    const KIND: ImportKind;
+    /// The header's column names, in the order `cols` indexes them.
+    const COLUMNS: &'static [&'static str];
+    /// The table, for counting rows.
+    const TABLE: &'static str;
+    /// The upsert, whose `DO UPDATE` skips rows this import already wrote
+    /// (`WHERE <table>.import_id <> excluded.import_id`), so that a key
+    /// repeated in one file changes nothing and is seen.
+    const UPSERT_SQL: &'static str;
+    /// What a repeated key is called in a row error.
+    const DUPLICATE: &'static str;
+    /// Strings per validated row (at most 16).
+    const TEXTS: usize;
+    /// Integers per validated row.
+    const INTS: usize;
+    /// A sink for an import with these options.
+    fn new(options: &ImportOptions) -> Self;
+    /// Validates one record (fields at `cols[i]` for `COLUMNS[i]`): appends
+    /// its `TEXTS` strings and `INTS` integers to `out` and returns true, or
+    /// fills `reasons`, appends nothing and returns false.
+    fn validate(&mut self, rec: &csv::ByteRecord, cols: &[usize], out: &mut Rows, reasons: &mut Reasons) -> bool;
+    /// Runs `upsert` for one validated row; returns the rows it changed.
+    fn write(
+        upsert: &mut rusqlite::Statement<'_>,
+        texts: &[&str],
+        ints: &[i64],
+        import_id: i64,
+    ) -> rusqlite::Result<usize>;
+}
+
+/// Records per batch handed from the reading thread to the database thread.
+pub const BATCH_ROWS: usize = 4096;
+/// Batches in flight between the two threads.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// What the reading thread hands on.
+#[derive(Debug, Default)]
+struct Batch {
+    rows: Rows,
+    /// Records read (good and bad).
+    records: u64,
+    /// Bad rows, in line order.
+    bad: Vec<RowError>,
+}
+
+/// The reading thread: parses and validates records into batches until the
+/// file ends or the receiver hangs up. Returns the tap (hash, bytes read).
+fn read_batches<S: Sink, R: Read>(
+    mut csv: csv::Reader<Tap<R>>,
+    mut sink: S,
+    cols: Vec<usize>,
+    width: usize,
+    send: std::sync::mpsc::SyncSender<Result<Batch, csv::Error>>,
+    mut progress: Option<ProgressFn>,
+) -> Tap<R> {
+    let mut rec = csv::ByteRecord::new();
+    let mut reasons = Reasons::default();
+    let mut batch = Batch::default();
+    let mut records = 0u64;
+    loop {
+        let more = match csv.read_byte_record(&mut rec) {
+            Ok(more) => more,
+            Err(e) => {
+                let _ = send.send(Err(e));
+                break;
+            }
+        };
+        if more {
+            records += 1;
+            batch.records += 1;
+            let line = rec.position().map_or(0, |p| p.line());
+            if rec.len() != width {
+                batch.bad.push(RowError { line, reason: format!("{} fields, expected {width}", rec.len()) });
+            } else if sink.validate(&rec, &cols, &mut batch.rows, &mut reasons) {
+                batch.rows.lines.push(line);
+            } else {
+                batch.bad.push(RowError { line, reason: std::mem::take(&mut reasons.0) });
+            }
+            reasons.0.clear();
+            if records % PROGRESS_EVERY == 0 {
+                if let Some(p) = progress.as_mut() {
+                    p(csv.get_ref().bytes);
+                }
+            }
+        }
+        let full = batch.records as usize >= BATCH_ROWS || (!more && batch.records > 0);
+        if full && send.send(Ok(std::mem::take(&mut batch))).is_err() {
+            break;
+        }
+        if !more {
+            break;
+        }
+    }
+    let tap = csv.into_inner();
+    if let Some(p) = progress.as_mut() {
+        p(tap.bytes);
+    }
+    tap
+}
+
+/// Maps the header to column positions: `cols[i]` is where `columns[i]` is.
+fn map_header(header: &csv::ByteRecord, columns: &[&str]) -> Result<Vec<usize>, String> {
+    let mut cols = vec![usize::MAX; columns.len()];
+    let mut unknown = Vec::new();
+    for (pos, raw) in header.iter().enumerate() {
+        let name = std::str::from_utf8(validate::trim(raw))
+            .map_err(|_| format!("header column {} is not UTF-8", pos + 1))?
+            .to_ascii_lowercase();
+        match columns.iter().position(|c| *c == name) {
+            Some(i) if cols[i] != usize::MAX => return Err(format!("header names column {name:?} twice")),
+            Some(i) => cols[i] = pos,
+            None => unknown.push(format!("{name:?}")),
+        }
+    }
+    let missing: Vec<&str> = columns.iter().zip(&cols).filter(|(_, p)| **p == usize::MAX).map(|(c, _)| *c).collect();
+    if missing.is_empty() && unknown.is_empty() {
+        return Ok(cols);
+    }
+    let mut why = Vec::new();
+    if !missing.is_empty() {
+        why.push(format!("missing column(s) {}", missing.join(", ")));
+    }
+    if !unknown.is_empty() {
+        why.push(format!("unknown column(s) {}", unknown.join(", ")));
+    }
+    Err(format!("bad header: {}; expected {}", why.join("; "), columns.join(",")))
+}
+
+/// Bytes per row below which no file goes (a registry row is about 150
+/// bytes, a CDR about 110): file size / this is an upper bound of its rows.
+const MIN_ROW_BYTES: u64 = 80;
+
+/// Imports of at least this many rows (estimated) may rebuild indexes.
+const BULK_MIN_ROWS: u64 = 50_000;
+
+/// Whether a file of `bytes` into a table of `existing` rows is a bulk load:
+/// then the table's secondary indexes are dropped for the load and built
+/// again at the end, in the same transaction (SQLite builds an index by
+/// sorting, several times faster than as many random B-tree inserts), which
+/// pays when the file may hold at least as many rows as the table.
+fn bulk_load(bytes: u64, existing: u64) -> bool {
+    let rows = bytes / MIN_ROW_BYTES;
+    rows >= BULK_MIN_ROWS && rows / 2 >= existing
+}
+
+/// Rows in `table` (an upper bound is enough: SQLite counts the smallest index).
+fn count_rows(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<u64> {
+    tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
+        .map(|n| u64::try_from(n).unwrap_or(0))
+}
+
+/// Drops `table`'s declared indexes (not the primary key's), returning the
+/// SQL that makes them again.
+fn drop_indexes(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt =
+        tx.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL")?;
+    let found: Vec<(String, String)> =
+        stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    for (name, _) in &found {
+        tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+    }
+    Ok(found.into_iter().map(|(_, sql)| sql).collect())
+}
+
+/// The largest rowid of a table (0 when empty): new rows get larger ones.
+fn max_rowid(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<i64> {
+    tx.query_row(&format!("SELECT coalesce(max(rowid), 0) FROM {table}"), [], |r| r.get(0))
+}
+
+/// Imports one file of kind `S` from `reader` (total size `size` if known,
+/// for progress) under the name `file`.
+pub(crate) fn run<S: Sink, R: Read + Send>(
+    store: &mut Store,
+    reader: R,
+    file: &str,
+    size_hint: Option<u64>,
+    mut options: ImportOptions,
+) -> Result<ImportOutcome, ImportError> {
+    let started = Instant::now();
+    let started_ms = now_ms();
+    let tap = Tap::new(reader);
+    let mut csv =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(READ_BUFFER).from_reader(tap);
+    let mut rec = csv::ByteRecord::new();
+    // The header: the first record.
+    let has_header = csv.read_byte_record(&mut rec).map_err(|e| csv_error(file, e))?;
+    if !has_header {
+        return Err(ImportError::new(ImportErrorKind::Empty, format!("{file}: empty file (no header line)")));
+    }
+    strip_bom(&mut rec);
+    let cols =
+        map_header(&rec, S::COLUMNS).map_err(|m| ImportError::new(ImportErrorKind::Header, format!("{file}: {m}")))?;
+    let width = rec.len();
+
+    let conn = store.conn_mut();
+    let old_cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).map_err(ImportError::store)?;
+    let cache_kib = -i64::from(options.cache_mib.max(2)) * 1024;
+    conn.pragma_update(None, "cache_size", cache_kib).map_err(ImportError::store)?;
+    // Foreign-key enforcement off for the import's transaction: the only
+    // reference written is `import_id`, to the `imports` row inserted just
+    // before in the same transaction. With it on, every upsert needs a
+    // statement journal (a copy of each page it touches) and runs 2-3 times
+    // slower. The pragma is a no-op inside a transaction, hence set here.
+    let old_fk: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).map_err(ImportError::store)?;
+    conn.pragma_update(None, "foreign_keys", false).map_err(ImportError::store)?;
+    let result = (|| {
+        let tx = conn.transaction().map_err(ImportError::store)?;
+        let before = max_rowid(&tx, S::TABLE).map_err(ImportError::store)?;
+        tx.execute(
+            "INSERT INTO imports (kind, file, sha256, rows, started_at, actor) VALUES (?1, ?2, '', 0, ?3, ?4)",
+            params![S::KIND.as_str(), file, started_ms, options.actor],
+        )
+        .map_err(ImportError::store)?;
+        let import_id = tx.last_insert_rowid();
+        let existing = count_rows(&tx, S::TABLE).map_err(ImportError::store)?;
+        let rebuild = size_hint.is_some_and(|b| bulk_load(b, existing));
+        let indexes = if rebuild { drop_indexes(&tx, S::TABLE).map_err(ImportError::store)? } else { Vec::new() };
+        let mut rows = 0u64;
+        let mut bad = BadRows::default();
+        let sink = S::new(&options);
+        let progress = options.progress.take();
+        // Two threads: this one writes to the database, which is most of the
+        // work; a reader parses, validates and hashes the file ahead of it.
+        let (tap, stored) = std::thread::scope(|scope| {
+            let (send, recv) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT);
+            let reader = scope.spawn(move || read_batches(csv, sink, cols, width, send, progress));
+            let stored = (|| {
+                let mut upsert = tx.prepare(S::UPSERT_SQL).map_err(ImportError::store)?;
+                let mut dups = Vec::new();
+                for batch in recv {
+                    let batch = batch.map_err(|e| csv_error(file, e))?;
+                    rows += batch.records;
+                    let r = &batch.rows;
+                    let mut texts = [""; 16];
+                    for i in 0..r.len() {
+                        for (j, t) in texts.iter_mut().enumerate().take(S::TEXTS) {
+                            *t = r.get(i, S::TEXTS, j);
+                        }
+                        let ints = r.ints.get(i * S::INTS..(i + 1) * S::INTS).unwrap_or_default();
+                        let n =
+                            S::write(&mut upsert, &texts[..S::TEXTS], ints, import_id).map_err(ImportError::store)?;
+                        if n == 0 {
+                            dups.push(r.lines[i]);
+                        }
+                    }
+                    // Bad rows of the batch in line order: the reader's and the duplicates.
+                    let mut reader_bad = batch.bad.into_iter().peekable();
+                    for line in dups.drain(..) {
+                        while let Some(e) = reader_bad.next_if(|e| e.line < line) {
+                            bad.push(e.line, e.reason);
+                        }
+                        bad.push(line, S::DUPLICATE.to_owned());
+                    }
+                    for e in reader_bad {
+                        bad.push(e.line, e.reason);
+                    }
+                }
+                Ok(())
+            })();
+            // The receiver is gone: a reader still sending stops.
+            let tap =
+                reader.join().map_err(|_| ImportError::new(ImportErrorKind::Io, format!("{file}: reader failed")));
+            (tap, stored)
+        });
+        stored?;
+        let tap = tap?;
+        if bad.total > 0 {
+            // Dropping `tx` rolls everything back, the imports row included.
+            drop(tx);
+            let rejection = Rejection { rows, bad_rows: bad.total, errors: bad.errors };
+            return Err(ImportError {
+                kind: ImportErrorKind::Rejected,
+                message: format!("{file}: {} bad row(s) of {rows}; nothing was stored", rejection.bad_rows),
+                rejection: Some(Box::new(rejection)),
+                source: None,
+            });
+        }
+        for sql in &indexes {
+            tx.execute_batch(sql).map_err(ImportError::store)?;
+        }
+        let sha256 = hex::encode(tap.hash.finalize());
+        let after = max_rowid(&tx, S::TABLE).map_err(ImportError::store)?;
+        // Each new row took max(rowid)+1 (nothing is deleted meanwhile), so
+        // the rowid range grew by the number of inserted rows.
+        let inserted = u64::try_from(after - before).unwrap_or(0).min(rows);
+        tx.execute(
+            "UPDATE imports SET sha256 = ?1, rows = ?2, finished_at = ?3 WHERE id = ?4",
+            params![sha256, rows as i64, now_ms(), import_id],
+        )
+        .map_err(ImportError::store)?;
+        tx.commit().map_err(ImportError::store)?;
+        Ok(ImportOutcome {
+            kind: S::KIND,
+            file: file.to_owned(),
+            sha256,
+            import_id,
+            rows,
+            inserted,
+            updated: rows - inserted,
+            elapsed: started.elapsed(),
+        })
+    })();
+    let _ = conn.pragma_update(None, "cache_size", old_cache);
+    let _ = conn.pragma_update(None, "foreign_keys", old_fk);
+    result
+}
+
+/// Drops a UTF-8 byte-order mark from the first field of the header.
+fn strip_bom(rec: &mut csv::ByteRecord) {
+    let Some(first) = rec.get(0) else { return };
+    if let Some(rest) = first.strip_prefix(b"\xEF\xBB\xBF") {
+        let mut out = csv::ByteRecord::new();
+        out.push_field(rest);
+        for f in rec.iter().skip(1) {
+            out.push_field(f);
+        }
+        *rec = out;
+    }
+}
+
+/// A CSV reader error: I/O, or (with `flexible`, the only other kind left) a
+/// malformed file.
+fn csv_error(file: &str, e: csv::Error) -> ImportError {
+    let line = e.position().map(|p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => ImportError::io(format!("reading {file}"), io),
+        other => ImportError::new(
+            ImportErrorKind::Header,
+            format!("{file}: unreadable CSV{}: {other:?}", line.map(|l| format!(" at line {l}")).unwrap_or_default()),
+        ),
+    }
+}
+
+/// Opens `path` for [`run`]: the reader, its size and its display name.
+pub(crate) fn open(path: &std::path::Path) -> Result<(std::fs::File, String), ImportError> {
+    let name = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|e| ImportError::io(format!("opening {name}"), e))?;
+    Ok((f, name))
+}
+
+/// How a bad value appears in a row error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Show {
+    /// As written (identifiers of cards and equipment).
+    Value,
+    /// Masked (owner ids: personal data).
+    Masked,
+    /// Not at all (names: personal data).
+    Hidden,
+}
+
+/// Field `i` of `rec` (for `column`) as trimmed, non-empty UTF-8, passed
+/// through `rule`; on failure records why in `reasons` and returns `None`.
+pub(crate) fn check<'a, T>(
+    rec: &'a csv::ByteRecord,
+    cols: &[usize],
+    i: usize,
+    column: &str,
+    show: Show,
+    reasons: &mut Reasons,
+    rule: impl FnOnce(&'a str) -> Result<T, validate::Invalid>,
+) -> Option<T> {
+    let raw = cols.get(i).and_then(|&c| rec.get(c)).unwrap_or(&[]);
+    let s = match validate::utf8(raw) {
+        Ok(s) => s,
+        Err(why) => {
+            reasons.field_hidden(column, &why);
+            return None;
+        }
+    };
+    match rule(s) {
+        Ok(v) => Some(v),
+        Err(why) => {
+            match show {
+                Show::Value => reasons.field(column, raw, &why),
+                Show::Masked => reasons.field_shown(column, &validate::mask_owner_id(s), &why),
+                Show::Hidden => reasons.field_hidden(column, &why),
+            }
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads all of `data` through a tap, `chunk` bytes at a time.
+    fn through(data: &[u8], chunk: usize) -> (Vec<u8>, u64) {
+        struct Chunked<'a>(&'a [u8], usize);
+        impl Read for Chunked<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(self.1).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut tap = Tap::new(Chunked(data, chunk));
+        let mut out = Vec::new();
+        tap.read_to_end(&mut out).unwrap();
+        (out, tap.bytes)
+    }
+
+    #[test]
+    fn the_tap_turns_line_ends_into_lf_across_chunks() {
+        let cases: [(&[u8], &[u8]); 5] = [
+            (b"a,b\r\nc,d\r\n", b"a,b\nc,d\n"),
+            (b"a\rb\rc", b"a\nb\nc"),
+            (b"a\r\r\nb\n\n", b"a\n\nb\n\n"),
+            (b"\"x\r\ny\"\r\n", b"\"x\ny\"\n"),
+            (b"plain\n", b"plain\n"),
+        ];
+        for (input, want) in cases {
+            for chunk in 1..=input.len() {
+                let (out, bytes) = through(input, chunk);
+                assert_eq!(out, want, "{input:?} in chunks of {chunk}");
+                assert_eq!(bytes, input.len() as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn the_tap_hashes_the_bytes_as_in_the_file() {
+        let data = b"a\r\nb\r\n";
+        let mut tap = Tap::new(&data[..]);
+        std::io::copy(&mut tap, &mut std::io::sink()).unwrap();
+        assert_eq!(tap.hash.finalize().as_slice(), Sha256::digest(data).as_slice());
+    }
+
+    #[test]
+    fn headers_map_by_name() {
+        let cols = ["a", "b", "c"];
+        let h = csv::ByteRecord::from(vec![" C ", "a", "B"]);
+        assert_eq!(map_header(&h, &cols), Ok(vec![1, 2, 0]));
+        let h = csv::ByteRecord::from(vec!["a", "x", "b"]);
+        assert_eq!(
+            map_header(&h, &cols),
+            Err("bad header: missing column(s) c; unknown column(s) \"x\"; expected a,b,c".into())
+        );
+        let h = csv::ByteRecord::from(vec!["a", "a", "b", "c"]);
+        assert!(map_header(&h, &cols).unwrap_err().contains("twice"));
+    }
+
+    /// Random bytes (seeded; CSV punctuation, digits, a valid header now and
+    /// then, non-UTF-8) never make an import panic, and a refused file stores
+    /// nothing.
+    #[test]
+    fn random_files_never_panic() {
+        let mut store = Store::open_in_memory().unwrap();
+        let mut x: u64 = 0x853c_49e6_748f_ea9b;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet: &[u8] = b"0123456789,,,\"\"\r\n\n:+-TZ passport\xff\xef\xbb\xbfX";
+        for round in 0..400 {
+            let mut body = Vec::new();
+            if round % 2 == 0 {
+                let header = if round % 4 == 0 { registry::COLUMNS.join(",") } else { cdr::COLUMNS.join(",") };
+                body.extend_from_slice(header.as_bytes());
+                body.push(b'\n');
+            }
+            let len = (next() % 600) as usize;
+            body.extend((0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]));
+            let r = if round % 3 == 0 {
+                registry::import_reader(&mut store, &body[..], "random.csv", ImportOptions::default())
+            } else {
+                cdr::import_reader(&mut store, &body[..], "random.csv", ImportOptions::default())
+            };
+            if let Err(e) = r {
+                assert!(e.kind().is_refusal(), "{e}");
+            }
+        }
+        let stored: i64 = store
+            .conn()
+            .query_row("SELECT (SELECT count(*) FROM registry) + (SELECT count(*) FROM cdrs)", [], |r| r.get(0))
+            .unwrap();
+        let imports: i64 =
+            store.conn().query_row("SELECT count(*) FROM imports WHERE rows > 0", [], |r| r.get(0)).unwrap();
+        assert_eq!(stored > 0, imports > 0, "rows only ever come with their import");
+    }
+
+    #[test]
+    fn bulk_loads_are_big_files_into_small_tables() {
+        assert!(!bulk_load(1_000_000, 0), "12,500 rows at most");
+        assert!(bulk_load(100_000_000, 0));
+        assert!(bulk_load(100_000_000, 600_000));
+        assert!(!bulk_load(100_000_000, 700_000));
+    }
+}

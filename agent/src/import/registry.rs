@@ -1,0 +1,135 @@
+//! The subscriber registry import: one row per SIM card, keyed by IMSI.
+//!
+//! Header (any order): `imsi,msisdn,iccid,carrier,owner_id,owner_name,
+//! outlet_id,outlet_name,channel,activated_at`. Field rules:
+//! [`super::validate`]; file rules: [`super`]. A stored row is replaced by a
+//! later import of the same IMSI (`registry.import_id` names the import that
+//! wrote it last).
+
+use std::io::Read;
+use std::path::Path;
+
+use rusqlite::params;
+
+use super::validate::{self, OwnerIdKind};
+use super::{check, ImportError, ImportKind, ImportOptions, ImportOutcome, Reasons, Rows, Show, Sink};
+use crate::store::Store;
+
+/// The registry file's columns, as its header names them.
+pub const COLUMNS: [&str; 10] = [
+    "imsi",
+    "msisdn",
+    "iccid",
+    "carrier",
+    "owner_id",
+    "owner_name",
+    "outlet_id",
+    "outlet_name",
+    "channel",
+    "activated_at",
+];
+
+/// Imports the registry CSV at `path` (all or nothing; see [`super`]).
+pub fn import(store: &mut Store, path: &Path, options: ImportOptions) -> Result<ImportOutcome, ImportError> {
+    let (file, name) = super::open(path)?;
+    let size = file.metadata().ok().map(|m| m.len());
+    super::run::<RegistrySink, _>(store, file, &name, size, options)
+}
+
+/// Imports a registry CSV read from `reader`, recorded under the name `file`
+/// (an upload's file name, say).
+pub fn import_reader<R: Read + Send>(
+    store: &mut Store,
+    reader: R,
+    file: &str,
+    options: ImportOptions,
+) -> Result<ImportOutcome, ImportError> {
+    super::run::<RegistrySink, _>(store, reader, file, None, options)
+}
+
+const UPSERT: &str = "INSERT INTO registry (imsi, msisdn, iccid, carrier, owner_id, owner_id_kind, owner_name, \
+     outlet_id, outlet_name, channel, activated_at, import_id) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+     ON CONFLICT (imsi) DO UPDATE SET msisdn = excluded.msisdn, iccid = excluded.iccid, \
+     carrier = excluded.carrier, owner_id = excluded.owner_id, owner_id_kind = excluded.owner_id_kind, \
+     owner_name = excluded.owner_name, outlet_id = excluded.outlet_id, outlet_name = excluded.outlet_name, \
+     channel = excluded.channel, activated_at = excluded.activated_at, import_id = excluded.import_id \
+     WHERE registry.import_id <> excluded.import_id";
+
+/// Validates and writes registry rows; holds the normalisation buffers.
+#[derive(Debug)]
+struct RegistrySink {
+    tz_offset_s: i32,
+    msisdn: String,
+    owner_id: String,
+}
+
+impl Sink for RegistrySink {
+    const KIND: ImportKind = ImportKind::Registry;
+    const COLUMNS: &'static [&'static str] = &COLUMNS;
+    const TABLE: &'static str = "registry";
+    const UPSERT_SQL: &'static str = UPSERT;
+    const DUPLICATE: &'static str = "imsi repeats an earlier row of this file";
+    const TEXTS: usize = 10;
+    const INTS: usize = 1;
+
+    fn new(options: &ImportOptions) -> Self {
+        RegistrySink { tz_offset_s: options.tz_offset_s, msisdn: String::new(), owner_id: String::new() }
+    }
+
+    fn validate(&mut self, rec: &csv::ByteRecord, cols: &[usize], out: &mut Rows, r: &mut Reasons) -> bool {
+        let RegistrySink { tz_offset_s, msisdn, owner_id } = self;
+        let imsi = check(rec, cols, 0, "imsi", Show::Value, r, validate::imsi);
+        let msisdn = check(rec, cols, 1, "msisdn", Show::Value, r, |s| validate::msisdn(s, msisdn));
+        let iccid = check(rec, cols, 2, "iccid", Show::Value, r, validate::iccid);
+        let carrier = check(rec, cols, 3, "carrier", Show::Value, r, validate::text);
+        let owner = check(rec, cols, 4, "owner_id", Show::Masked, r, |s| validate::owner_id(s, owner_id));
+        let owner_name = check(rec, cols, 5, "owner_name", Show::Hidden, r, validate::text);
+        let outlet_id = check(rec, cols, 6, "outlet_id", Show::Value, r, validate::text);
+        let outlet_name = check(rec, cols, 7, "outlet_name", Show::Value, r, validate::text);
+        let channel = check(rec, cols, 8, "channel", Show::Value, r, validate::text);
+        let activated = check(rec, cols, 9, "activated_at", Show::Value, r, |s| validate::time(s, *tz_offset_s));
+        let (
+            Some(imsi),
+            Some(msisdn),
+            Some(iccid),
+            Some(carrier),
+            Some((owner_id, kind)),
+            Some(owner_name),
+            Some(outlet_id),
+            Some(outlet_name),
+            Some(channel),
+            Some(activated),
+        ) = (imsi, msisdn, iccid, carrier, owner, owner_name, outlet_id, outlet_name, channel, activated)
+        else {
+            return false;
+        };
+        let kind: OwnerIdKind = kind;
+        for t in [
+            imsi,
+            msisdn,
+            iccid.as_str(),
+            carrier,
+            owner_id,
+            kind.as_str(),
+            owner_name,
+            outlet_id,
+            outlet_name,
+            channel,
+        ] {
+            out.text(t);
+        }
+        out.int(activated);
+        true
+    }
+
+    fn write(
+        upsert: &mut rusqlite::Statement<'_>,
+        t: &[&str],
+        ints: &[i64],
+        import_id: i64,
+    ) -> rusqlite::Result<usize> {
+        let activated = ints.first().copied().unwrap_or_default();
+        upsert.execute(params![t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], activated, import_id])
+    }
+}
