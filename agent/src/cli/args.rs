@@ -261,6 +261,10 @@ pub struct ImportArgs {
     /// importing 10 M, while indexes were built; it does not grow further).
     #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(16..=65536))]
     pub cache_mib: u32,
+    /// Do not correlate after the import (bulk loads: run `duanka-agent
+    /// correlate` once at the end).
+    #[arg(long)]
+    pub no_correlate: bool,
 }
 
 /// `--tz`: an offset as seconds east of UTC.

@@ -76,9 +76,14 @@ pub(super) fn run(kind: ImportKind, args: &ImportArgs) -> anyhow::Result<u8> {
     match result {
         Ok(o) => {
             // New owners or CDRs change what the cases say: correlate now.
-            let correlation = crate::correlate::full(store.conn_mut(), &crate::correlate::Config::default())
-                .map_err(|e| anyhow::Error::new(e).context("the import is stored, but correlation after it failed"))?;
-            let correlation = Some(&correlation);
+            let correlation = if args.no_correlate {
+                None
+            } else {
+                Some(crate::correlate::full(store.conn_mut(), &crate::correlate::Config::default()).map_err(|e| {
+                    anyhow::Error::new(e).context("the import is stored, but correlation after it failed")
+                })?)
+            };
+            let correlation = correlation.as_ref();
             if args.json {
                 let report = Report {
                     status: "imported",
