@@ -163,8 +163,23 @@ fn describe_new(new: &[&(&str, String)]) -> String {
     by_kind.iter().map(|(k, n)| format!("{n} new {k}(s)")).collect::<Vec<_>>().join(", ")
 }
 
+/// A cluster's case during a run: its id, whether it was opened now, its
+/// findings and the members it had before.
+struct Staged<'c> {
+    id: i64,
+    opened: bool,
+    cluster: &'c Cluster,
+    findings: CaseFindings,
+    old_members: BTreeSet<(String, String)>,
+}
+
 /// Open, update, merge and reopen cases from a correlation run's clusters.
+///
+/// Two passes: the first gives every cluster its case and members, the second
+/// writes each case's findings — so that "owner also in case N" sees every
+/// case of the run, and a second run over the same data changes nothing.
 pub fn apply(tx: &Transaction<'_>, cfg: &Config, clusters: &[Cluster], out: &mut Outcome) -> rusqlite::Result<()> {
+    let mut staged = Vec::with_capacity(clusters.len());
     for c in clusters {
         // The cases that share a gateway or SIM with this cluster: the oldest
         // carries on, the others fold into it.
@@ -183,8 +198,40 @@ pub fn apply(tx: &Transaction<'_>, cfg: &Config, clusters: &[Cluster], out: &mut
                 }
             }
         }
-        let case_id = overlapping.first().copied();
-        let f = findings::analyse(tx, cfg, c, case_id)?;
+        let (id, opened) = match overlapping.first().copied() {
+            Some(id) => {
+                for &other in overlapping.iter().skip(1) {
+                    merge(tx, other, id)?;
+                    out.cases_merged += 1;
+                }
+                (id, false)
+            }
+            None => {
+                // Filled in by the second pass.
+                tx.prepare_cached(
+                    "INSERT INTO cases (cluster_key, state, severity, title, summary_json, evidence_digest, created_at, updated_at)
+                     VALUES (?1, 'new', 'low', '', '{}', '', ?2, ?2)",
+                )?
+                .execute(params![c.key, now_ms()])?;
+                (tx.last_insert_rowid(), true)
+            }
+        };
+        let findings = findings::analyse(tx, cfg, c, Some(id))?;
+        let old_members: BTreeSet<(String, String)> = tx
+            .prepare_cached("SELECT kind, value FROM case_members WHERE case_id = ?1")?
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        tx.prepare_cached("DELETE FROM case_members WHERE case_id = ?1")?.execute([id])?;
+        let mut add = tx.prepare_cached("INSERT INTO case_members (case_id, kind, value) VALUES (?1, ?2, ?3)")?;
+        for (kind, value) in &members(c, &findings) {
+            add.execute(params![id, kind, value])?;
+        }
+        staged.push(Staged { id, opened, cluster: c, findings, old_members });
+    }
+    for mut s in staged {
+        let c = s.cluster;
+        findings::refresh_other_cases(tx, cfg, c, s.id, &mut s.findings)?;
+        let f = &s.findings;
         let summary = Summary {
             cluster_key: c.key.clone(),
             gateways: c.gateways.clone(),
@@ -194,69 +241,46 @@ pub fn apply(tx: &Transaction<'_>, cfg: &Config, clusters: &[Cluster], out: &mut
         };
         let json = serde_json::to_string(&summary).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
         let digest = hex::encode(Sha256::digest(json.as_bytes()));
-        let new_members = members(c, &f);
-        let now = now_ms();
-        let id = match case_id {
-            None => {
-                tx.prepare_cached(
-                    "INSERT INTO cases (cluster_key, state, severity, title, summary_json, evidence_digest, created_at, updated_at)
-                     VALUES (?1, 'new', ?2, ?3, ?4, ?5, ?6, ?6)",
-                )?
-                .execute(params![c.key, f.severity, title(c, &f), json, digest, now])?;
-                let id = tx.last_insert_rowid();
-                let reason = format!(
-                    "opened by correlation: {} gateway(s), {} SIM(s), {} owner(s)",
-                    c.gateways.len(),
-                    c.imsis.len(),
-                    f.owners.len()
-                );
-                history(tx, id, CORRELATOR, None, "new", &reason)?;
-                out.cases_opened += 1;
-                id
-            }
-            Some(id) => {
-                for &other in overlapping.iter().skip(1) {
-                    merge(tx, other, id)?;
-                    out.cases_merged += 1;
-                }
-                let (state, old_digest): (String, String) = tx
-                    .prepare_cached("SELECT state, evidence_digest FROM cases WHERE id = ?1")?
-                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                if old_digest != digest {
-                    let old: BTreeSet<(String, String)> = tx
-                        .prepare_cached("SELECT kind, value FROM case_members WHERE case_id = ?1")?
-                        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                        .collect::<Result<_, _>>()?;
-                    let added: Vec<&(&str, String)> = new_members
-                        .iter()
-                        .filter(|(k, v)| {
-                            matches!(*k, "gateway" | "imsi" | "imei") && !old.contains(&(k.to_string(), v.clone()))
-                        })
-                        .collect();
-                    tx.prepare_cached(
-                        "UPDATE cases SET cluster_key = ?2, severity = ?3, title = ?4, summary_json = ?5,
-                         evidence_digest = ?6, updated_at = ?7 WHERE id = ?1",
-                    )?
-                    .execute(params![id, c.key, f.severity, title(c, &f), json, digest, now])?;
-                    out.cases_updated += 1;
-                    if !added.is_empty() {
-                        let what = describe_new(&added);
-                        if matches!(state.as_str(), "confirmed" | "dismissed") {
-                            tx.prepare_cached("UPDATE cases SET state = 'reviewing' WHERE id = ?1")?.execute([id])?;
-                            history(tx, id, CORRELATOR, Some(&state), "reviewing", &format!("reopened: {what}"))?;
-                            out.cases_reopened += 1;
-                        } else {
-                            history(tx, id, CORRELATOR, Some(&state), &state, &format!("new evidence: {what}"))?;
-                        }
-                    }
-                }
-                id
-            }
-        };
-        tx.prepare_cached("DELETE FROM case_members WHERE case_id = ?1")?.execute([id])?;
-        let mut add = tx.prepare_cached("INSERT INTO case_members (case_id, kind, value) VALUES (?1, ?2, ?3)")?;
-        for (kind, value) in &new_members {
-            add.execute(params![id, kind, value])?;
+        let (state, old_digest): (String, String) = tx
+            .prepare_cached("SELECT state, evidence_digest FROM cases WHERE id = ?1")?
+            .query_row([s.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        if old_digest == digest {
+            continue;
+        }
+        tx.prepare_cached(
+            "UPDATE cases SET cluster_key = ?2, severity = ?3, title = ?4, summary_json = ?5,
+             evidence_digest = ?6, updated_at = ?7 WHERE id = ?1",
+        )?
+        .execute(params![s.id, c.key, f.severity, title(c, f), json, digest, now_ms()])?;
+        if s.opened {
+            let reason = format!(
+                "opened by correlation: {} gateway(s), {} SIM(s), {} owner(s)",
+                c.gateways.len(),
+                c.imsis.len(),
+                f.owners.len()
+            );
+            history(tx, s.id, CORRELATOR, None, "new", &reason)?;
+            out.cases_opened += 1;
+            continue;
+        }
+        out.cases_updated += 1;
+        let new_members = members(c, f);
+        let added: Vec<&(&str, String)> = new_members
+            .iter()
+            .filter(|(k, v)| {
+                matches!(*k, "gateway" | "imsi" | "imei") && !s.old_members.contains(&(k.to_string(), v.clone()))
+            })
+            .collect();
+        if added.is_empty() {
+            continue;
+        }
+        let what = describe_new(&added);
+        if matches!(state.as_str(), "confirmed" | "dismissed") {
+            tx.prepare_cached("UPDATE cases SET state = 'reviewing' WHERE id = ?1")?.execute([s.id])?;
+            history(tx, s.id, CORRELATOR, Some(&state), "reviewing", &format!("reopened: {what}"))?;
+            out.cases_reopened += 1;
+        } else {
+            history(tx, s.id, CORRELATOR, Some(&state), &state, &format!("new evidence: {what}"))?;
         }
     }
     Ok(())

@@ -268,3 +268,28 @@ fn a_blocked_card_coming_back_is_found_and_two_joined_clusters_become_one_case()
     assert_eq!(gone.state, "dismissed");
     assert!(gone.history.last().unwrap().reason.contains(&format!("merged into case {first}")));
 }
+
+#[test]
+fn an_owner_in_two_cases_is_named_in_both_and_a_second_run_changes_nothing() {
+    let mut f = Fixture::new();
+    let shared_owner = resident(5);
+    for (gw, address) in [(1, "198.51.100.10"), (2, "203.0.113.20")] {
+        f.gateway(gw, address, "simbox");
+        for n in 0..2 {
+            let sim = imsi(gw as u32 * 10 + n);
+            f.link(gw, "imsi", &sim, "control_plane", 1.0);
+            f.card(&sim, &shared_owner, "CMCC", "A", T0 + i64::from(n) * 40 * 24 * HOUR + gw * 90 * 24 * HOUR);
+        }
+    }
+    let first = f.correlate();
+    assert_eq!(first.cases_opened, 2);
+    let cases = list(f.conn(), &ListFilter::default()).unwrap();
+    for c in &cases {
+        let d = show(f.conn(), c.id, true).unwrap();
+        let other = cases.iter().find(|x| x.id != c.id).unwrap().id;
+        assert_eq!(d.owners[0].other_cases, vec![other], "case {}", c.id);
+        assert!(d.findings.iter().any(|x| x.kind == "owner_in_other_cases"));
+    }
+    let second = f.correlate();
+    assert_eq!((second.cases_opened, second.cases_updated, second.cases_reopened), (0, 0, 0), "{second:?}");
+}

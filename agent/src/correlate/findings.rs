@@ -306,6 +306,26 @@ pub fn analyse(
     Ok(f)
 }
 
+/// Bring the owners' other cases up to date (every case of the run now has
+/// its members) and redo the words and severity.
+pub fn refresh_other_cases(
+    tx: &Transaction<'_>,
+    cfg: &Config,
+    cluster: &Cluster,
+    case_id: i64,
+    f: &mut CaseFindings,
+) -> rusqlite::Result<()> {
+    let mut other_cases = tx.prepare_cached(
+        "SELECT DISTINCT case_id FROM case_members WHERE kind = 'owner' AND value = ?1 AND case_id != ?2 ORDER BY case_id",
+    )?;
+    for o in &mut f.owners {
+        o.other_cases = other_cases.query_map(params![o.owner_id, case_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    }
+    f.findings.clear();
+    describe(cfg, cluster, f);
+    Ok(())
+}
+
 /// The findings in words and the severity.
 fn describe(cfg: &Config, c: &Cluster, f: &mut CaseFindings) {
     let mut say = |kind: &str, text: String| f.findings.push(Finding { kind: kind.into(), text });
