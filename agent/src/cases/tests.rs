@@ -181,6 +181,8 @@ fn cdrs_name_the_sims_of_a_gateway_without_a_control_plane() {
     assert_eq!(d.imsis, vec![imsi(1), imsi(2)], "{d:#?}");
     assert_eq!(d.imeis, vec!["86190402000001".to_string()]);
     assert!(d.sims[0].ties.iter().any(|t| t.via == "cdr_match" && t.calls_matched == 2));
+    // Two SIMs in one gateway module is not rotation.
+    assert!(!d.findings.iter().any(|x| x.kind == "rotating_module"), "{:?}", d.findings);
     assert_eq!(d.unregistered_sims, 2);
 }
 
@@ -199,6 +201,10 @@ fn a_rotating_module_without_a_gateway_is_a_case_and_phones_are_not() {
     assert_eq!(cases[0].imsis.len(), 4);
     assert!(cases[0].gateways.is_empty());
     assert_eq!(cases[0].severity, "medium");
+    let d = show(f.conn(), cases[0].id, false).unwrap();
+    let rotation: Vec<&str> =
+        d.findings.iter().filter(|x| x.kind == "rotating_module").map(|x| x.text.as_str()).collect();
+    assert_eq!(rotation, vec!["module 86190402000002 carried 4 of its SIMs in turn"]);
 }
 
 #[test]

@@ -336,10 +336,18 @@ fn describe(cfg: &Config, c: &Cluster, f: &mut CaseFindings) {
             format!("gateway {} (probe {}) judged {} with score {}", g.address, g.probe, g.verdict, g.score),
         );
     }
-    let rotating: Vec<&String> =
-        c.imeis.iter().filter(|(_, t)| t.iter().any(|t| t.via == "module")).map(|(m, _)| m).collect();
-    if !rotating.is_empty() {
-        say("rotating_module", format!("{} module(s) carried several of its SIMs", rotating.len()));
+    // A module whose ties name several SIMs carried them in turn (rotation).
+    let rotating: Vec<(&String, usize)> = c
+        .imeis
+        .iter()
+        .map(|(m, ties)| {
+            let sims: BTreeSet<&str> = ties.iter().filter(|t| t.via == "module").map(|t| t.to.as_str()).collect();
+            (m, sims.len())
+        })
+        .filter(|(_, n)| *n >= cfg.rotation_min_sims)
+        .collect();
+    for (m, n) in &rotating {
+        say("rotating_module", format!("module {m} carried {n} of its SIMs in turn"));
     }
     let over: Vec<&OwnerFinding> = f.owners.iter().filter(|o| o.over_limit).collect();
     for o in &over {
@@ -375,7 +383,7 @@ fn describe(cfg: &Config, c: &Cluster, f: &mut CaseFindings) {
         say(
             "activation_burst",
             format!(
-                "{} of its cards opened at outlet {} between {} and {} by {} people ({} more cards opened there then)",
+                "{} of its cards opened at outlet {} between {} and {} by {} owner(s) ({} more cards opened there then)",
                 b.cards,
                 b.outlet_id,
                 b.start,
