@@ -791,6 +791,28 @@ impl fmt::Debug for ResidentId {
 
 string_id!(ResidentId, ResidentId::parse, ResidentId::parse);
 
+/// A dialled number in the form both legs of a call are compared in (the
+/// probe's SIP ↔ GSM matching, the agent's SIP ↔ CDR matching): digits only,
+/// without an international prefix (`00`; `+` and separators drop out with
+/// the non-digits) or China's country code when what remains is an 11-digit
+/// mobile number; a `;parameter` tail is ignored. Written into `out`, which
+/// is reused to avoid an allocation per row.
+pub fn normalise_dialled<'o>(n: &str, out: &'o mut String) -> &'o str {
+    out.clear();
+    let n = n.split(';').next().unwrap_or_default();
+    out.extend(n.chars().filter(char::is_ascii_digit));
+    let mut skip = 0;
+    if out.starts_with("00") {
+        skip = 2;
+    }
+    let rest = out.get(skip..).unwrap_or_default();
+    if rest.len() == 13 && rest.starts_with("861") {
+        skip += 2;
+    }
+    out.drain(..skip);
+    out.as_str()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

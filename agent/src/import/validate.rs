@@ -163,24 +163,10 @@ pub fn imei(s: &str) -> Result<Imei, Invalid> {
     Imei::parse(s).map_err(|e| id_reason(e.kind))
 }
 
-/// A dialled number in the probe's normal form (`probe/src/track/links.rs`,
-/// `normalise_number`, which the probe applies to both legs of a call): digits
-/// only, without an international prefix (`+`, `00`) or China's country code
-/// when what remains is an 11-digit mobile number. Written into `out`.
+/// A dialled number in the form the probe and the correlation compare
+/// ([`duanka_shared::ids::normalise_dialled`]). Written into `out`.
 pub fn normalise_number<'o>(n: &str, out: &'o mut String) -> &'o str {
-    out.clear();
-    let n = n.split(';').next().unwrap_or_default();
-    out.extend(n.chars().filter(char::is_ascii_digit));
-    let mut skip = 0;
-    if out.starts_with("00") {
-        skip = 2;
-    }
-    let rest = out.get(skip..).unwrap_or_default();
-    if rest.len() == 13 && rest.starts_with("861") {
-        skip += 2;
-    }
-    out.drain(..skip);
-    out.as_str()
+    duanka_shared::ids::normalise_dialled(n, out)
 }
 
 /// A called number: normalised (see [`normalise_number`]); at least one digit.

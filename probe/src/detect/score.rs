@@ -111,25 +111,29 @@ pub fn assess(host: &Host, db: &SignatureDb, files: &[String]) -> Assessment {
     items.sort_by(|a, b| b.0.weight.total_cmp(&a.0.weight).then_with(|| a.0.id.cmp(&b.0.id)));
     let mut groups = HashSet::new();
     let mut score = 0.0;
-    let mut by_vendor: BTreeMap<&str, f64> = BTreeMap::new();
     for (e, group) in &mut items {
         if groups.insert(*group) {
             e.counted = true;
             score += e.weight;
-            if let Some(v) = &e.vendor {
-                *by_vendor.entry(v.as_str()).or_default() += e.weight;
-            }
         }
     }
     let score = (score * 1000.0).round() / 1000.0;
     let verdict = verdict(score, &db.thresholds);
     // A vendor guess only means something once the address is not clean.
-    let vendor = if verdict == Verdict::Clean {
-        None
-    } else {
-        by_vendor.into_iter().max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(a.0))).map(|(v, _)| v.to_string())
-    };
+    let vendor =
+        if verdict == Verdict::Clean { None } else { best_vendor(items.iter().map(|(e, _)| e).filter(|e| e.counted)) };
     Assessment { score, verdict, vendor, evidence: items.into_iter().map(|(e, _)| e).collect() }
+}
+
+/// The vendor with the most counted weight (ties: the first by name).
+fn best_vendor<'a>(counted: impl Iterator<Item = &'a Evidence>) -> Option<String> {
+    let mut by_vendor: BTreeMap<&str, f64> = BTreeMap::new();
+    for e in counted {
+        if let Some(v) = &e.vendor {
+            *by_vendor.entry(v.as_str()).or_default() += e.weight;
+        }
+    }
+    by_vendor.into_iter().max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(a.0))).map(|(v, _)| v.to_string())
 }
 
 fn sorted_text<'a>(items: impl Iterator<Item = &'a Box<[u8]>>) -> Vec<String> {
@@ -382,16 +386,7 @@ pub fn add_cell_evidence(
         g.evidence.sort_by(|a, b| b.weight.total_cmp(&a.weight).then_with(|| a.id.cmp(&b.id)));
         g.verdict = verdict(g.score, &db.thresholds);
         if g.verdict != Verdict::Clean && g.vendor.is_none() {
-            let mut by_vendor: BTreeMap<&str, f64> = BTreeMap::new();
-            for e in g.evidence.iter().filter(|e| e.counted) {
-                if let Some(v) = &e.vendor {
-                    *by_vendor.entry(v.as_str()).or_default() += e.weight;
-                }
-            }
-            g.vendor = by_vendor
-                .into_iter()
-                .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(a.0)))
-                .map(|(v, _)| v.to_string());
+            g.vendor = best_vendor(g.evidence.iter().filter(|e| e.counted));
         }
     }
 }

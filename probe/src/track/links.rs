@@ -23,13 +23,9 @@ pub const MAX_PENDING: usize = 100_000;
 /// an international prefix (`+`, `00`) or China's country code when what
 /// remains is an 11-digit mobile number. Both legs are compared in this form.
 pub fn normalise_number(n: &str) -> String {
-    let n = n.split(';').next().unwrap_or_default();
-    let digits: String = n.chars().filter(char::is_ascii_digit).collect();
-    let d = digits.strip_prefix("00").unwrap_or(&digits);
-    match d.strip_prefix("86") {
-        Some(rest) if rest.len() == 11 && rest.starts_with('1') => rest.to_string(),
-        _ => d.to_string(),
-    }
+    let mut out = String::with_capacity(n.len());
+    duanka_shared::ids::normalise_dialled(n, &mut out);
+    out
 }
 
 #[derive(Debug, Clone)]
