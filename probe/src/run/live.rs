@@ -41,12 +41,18 @@ pub struct Live {
     instance: String,
     versions: HashMap<String, String>,
     calls_sent: HashSet<(String, String, String)>,
+    emitted: HashSet<String>,
 }
 
 impl Live {
     /// A reporter for probe instance `instance` (16 hex digits).
     pub fn new(instance: &str) -> Live {
-        Live { instance: instance.to_string(), versions: HashMap::new(), calls_sent: HashSet::new() }
+        Live {
+            instance: instance.to_string(),
+            versions: HashMap::new(),
+            calls_sent: HashSet::new(),
+            emitted: HashSet::new(),
+        }
     }
 
     /// The events for what changed in `snapshot` since the last call.
@@ -72,7 +78,10 @@ impl Live {
             }
             self.versions.insert(event.id.clone(), hash.clone());
             event.id = versioned(&event.id, &hash);
-            out.push(event);
+            // A version that comes back (A → B → A) was sent already, under this id.
+            if self.emitted.insert(event.id.clone()) {
+                out.push(event);
+            }
         }
         out
     }

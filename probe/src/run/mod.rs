@@ -258,7 +258,7 @@ pub fn run(config: Config) -> Result<(), String> {
         tracing::info!("stopping: flushing the pipeline into the spool");
         let started = Instant::now();
         stop.store(true, Ordering::Relaxed);
-        let _ = hb_task.await;
+        hb_task.abort();
         // The pipeline and sources stop within their poll interval.
         let joined = tokio::task::spawn_blocking(move || {
             for t in threads {
