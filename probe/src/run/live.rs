@@ -155,7 +155,7 @@ mod tests {
         let mut live = Live::new("0123456789abcdef");
         let file = crate::capture::file::CaptureFile::open(&pcap).unwrap();
         let mut frames: Vec<(u64, Vec<u8>)> = Vec::new();
-        file.read(|f: &Frame<'_>| frames.push((f.ts, f.data.to_vec())), |_| {});
+        file.read(|f: &Frame<'_>| frames.push((f.ts, f.data.to_vec())), |_| {}).unwrap();
         let mut all = Vec::new();
         for (n, (ts, data)) in frames.iter().enumerate() {
             a.frame(&Frame {
