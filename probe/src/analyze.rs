@@ -424,6 +424,73 @@ impl<'db> Analyzer<'db> {
         self.packets
     }
 
+    /// A GSMTAP datagram that arrived on its own (the live probe's UDP
+    /// listener), from `src` at `ts`; `number` counts such datagrams.
+    pub fn gsmtap_datagram(&mut self, ts: Micros, number: u64, src: SocketAddr, local: SocketAddr, payload: &[u8]) {
+        self.packets += 1;
+        self.bytes += payload.len() as u64;
+        if ts >= self.next_sweep {
+            self.sweep(ts);
+        }
+        let frame = FrameRef { file: self.file_index, number };
+        self.sip.gsmtap(payload, &MessageMeta { ts, src, dst: local, frame });
+    }
+
+    /// Runs the periodic sweep now if it is due at `now` (a live probe calls
+    /// this when no traffic arrives, so idle state still expires).
+    pub fn tick(&mut self, now: Micros) {
+        if now >= self.next_sweep {
+            self.sweep(now);
+        }
+    }
+
+    /// Decode errors by kind so far, all layers together.
+    pub fn decode_errors(&self) -> BTreeMap<String, u64> {
+        let mut out = self.counters.by_name(Class::Decode);
+        for (k, v) in self.sip.counters.by_name(Class::Decode) {
+            *out.entry(k).or_default() += v;
+        }
+        for (k, v) in &self.sip.invalid {
+            *out.entry(format!("sip_{k}")).or_default() += v;
+        }
+        for (k, v) in crate::detect::score::cell_report(&self.sip.cells).summary.errors {
+            *out.entry(format!("gsmtap_{k}")).or_default() += v;
+        }
+        out
+    }
+
+    /// What the pipeline knows now, without finishing it: the gateways still
+    /// followed (scored as [`Analyzer::report`] scores them) and the cell
+    /// side. Totals are those so far. The live probe diffs successive
+    /// snapshots (see `run::live`).
+    pub fn snapshot(&self) -> AnalysisReport {
+        let names: Vec<String> = self.files.iter().map(|f| f.path.clone()).collect();
+        let db = self.sip.db;
+        let mut gateways: Vec<_> = self.sip.tracker.live_hosts().map(|h| gateway_report(h, db, &names)).collect();
+        crate::detect::score::attach_links(&mut gateways, &self.sip.linker, &names);
+        let cell = crate::detect::score::cell_report(&self.sip.cells);
+        crate::detect::score::add_cell_evidence(&mut gateways, &cell.subscribers, &cell.devices, db);
+        gateways.sort_by(|a, b| a.address.cmp(&b.address));
+        AnalysisReport {
+            schema: REPORT_SCHEMA_VERSION,
+            probe_version: env!("CARGO_PKG_VERSION").to_string(),
+            signatures_version: db.version.clone(),
+            files: self.files.clone(),
+            packets: self.packets,
+            bytes: self.bytes,
+            decode_errors: self.decode_errors(),
+            limits: self.counters.by_name(Class::Limit),
+            sip: self.sip.summary.clone(),
+            rtp: RtpReport::default(),
+            cell: cell.summary,
+            cell_messages: cell.messages,
+            cells: cell.cells,
+            subscribers: cell.subscribers,
+            devices: cell.devices,
+            gateways,
+        }
+    }
+
     /// Finish: score every address and build the report.
     pub fn report(self) -> AnalysisReport {
         let Analyzer { mut counters, sip, packets, bytes, files, frags, .. } = self;

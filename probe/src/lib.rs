@@ -13,5 +13,6 @@ pub mod capture;
 pub mod cli;
 pub mod detect;
 pub mod dissect;
+pub mod run;
 pub mod track;
 pub mod uplink;

@@ -1,8 +1,9 @@
-//! Packet sources. For now: capture files (pcap and pcapng) for offline,
-//! forensic analysis; live interfaces and GSMTAP listeners come later and
-//! feed the same [`Frame`]s into the same pipeline.
+//! Packet sources: capture files (pcap and pcapng) for offline, forensic
+//! analysis ([`file`]); live interfaces and the GSMTAP listener ([`live`])
+//! for `duanka-probe run`. All feed the same [`Frame`]s into the same pipeline.
 
 pub mod file;
+pub mod live;
 
 use crate::dissect::layers::LinkType;
 

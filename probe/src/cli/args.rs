@@ -57,6 +57,22 @@ pub enum Command {
     /// detected when its verdict is `simbox`. Exit status: 0 success, 1 input
     /// error, 2 usage error, 3 below --min-precision or --min-recall.
     Eval(EvalArgs),
+    /// Run the live probe: capture on the configured interfaces and GSMTAP
+    /// listener, detect as traffic flows, and send events to the agent
+    /// through the on-disk spool. Stops cleanly on SIGTERM/SIGINT.
+    ///
+    /// Exit status: 0 after a clean stop, 2 when the configuration is
+    /// invalid (the error names the key), 1 when a source, the spool or the
+    /// metrics port cannot be opened.
+    Run(RunArgs),
+}
+
+/// `run`'s arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The TOML configuration (see probe/examples/probe.toml).
+    #[arg(long, value_name = "FILE", default_value = "/etc/duanka/probe.toml")]
+    pub config: std::path::PathBuf,
 }
 
 /// Arguments of `eval`.

@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::analyze::Analyzer;
 use crate::capture::file::CaptureFile;
 use crate::detect::SignatureDb;
-pub use args::{AnalyzeArgs, Cli, Command, EvalArgs, SignaturesArgs};
+pub use args::{AnalyzeArgs, Cli, Command, EvalArgs, RunArgs, SignaturesArgs};
 use duanka_shared::report::AnalysisReport;
 
 /// Exit code: success.
@@ -51,8 +51,26 @@ pub fn main() -> ExitCode {
         Command::Analyze(a) => analyze(a, cli.quiet),
         Command::Signatures(s) => signatures(s),
         Command::Eval(e) => eval(e),
+        Command::Run(r) => run(r),
     };
     ExitCode::from(code)
+}
+
+fn run(args: RunArgs) -> u8 {
+    let config = match crate::run::Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match crate::run::run(config) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_INPUT
+        }
+    }
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

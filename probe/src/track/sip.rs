@@ -517,6 +517,11 @@ impl SipTracker {
         end_in_time_order(&mut self.hosts, &mut self.changed, &self.numbering, open);
     }
 
+    /// The addresses followed now (not those retired after idling).
+    pub fn live_hosts(&self) -> impl Iterator<Item = &Host> {
+        self.hosts.values()
+    }
+
     /// Every address ever followed, retired records merged into the live ones.
     pub fn into_hosts(mut self) -> Vec<Host> {
         self.finish_all();

@@ -21,6 +21,8 @@
 //! offline `analyze --agent` is the first user.
 
 pub mod retry;
+pub mod sender;
+pub mod spool;
 pub mod tls;
 pub mod transport;
 
