@@ -453,7 +453,9 @@ impl<'db> Analyzer<'db> {
         for (k, v) in &self.sip.invalid {
             *out.entry(format!("sip_{k}")).or_default() += v;
         }
-        for (k, v) in crate::detect::score::cell_report(&self.sip.cells).summary.errors {
+        // Straight from the tracker: building the cell report for its error
+        // counts would format every subscriber on each heartbeat.
+        for (k, v) in &self.sip.cells.errors {
             *out.entry(format!("gsmtap_{k}")).or_default() += v;
         }
         out
