@@ -120,51 +120,8 @@ CREATE TABLE alarms (
     acknowledged_at INTEGER
 );
 
--- The carriers' subscriber registry (one row per SIM; re-import updates).
-CREATE TABLE registry (
-    imsi           TEXT    PRIMARY KEY,
-    msisdn         TEXT    NOT NULL,
-    iccid          TEXT    NOT NULL,
-    carrier        TEXT    NOT NULL,
-    owner_id       TEXT    NOT NULL,
-    owner_id_kind  TEXT    NOT NULL CHECK (owner_id_kind IN ('resident', 'passport')),
-    owner_name     TEXT    NOT NULL,
-    outlet_id      TEXT    NOT NULL,
-    outlet_name    TEXT    NOT NULL,
-    channel        TEXT    NOT NULL,
-    activated_at   INTEGER NOT NULL,
-    import_id      INTEGER NOT NULL REFERENCES imports(id)
-);
-CREATE INDEX registry_owner ON registry (owner_id);
-CREATE INDEX registry_outlet ON registry (outlet_id, activated_at);
-CREATE INDEX registry_iccid ON registry (iccid);
-
--- The carriers' call detail records (mobile-originated calls).
-CREATE TABLE cdrs (
-    imsi        TEXT    NOT NULL,
-    imei        TEXT    NOT NULL,
-    msisdn      TEXT    NOT NULL,
-    called      TEXT    NOT NULL,
-    started_at  INTEGER NOT NULL,
-    duration_s  INTEGER NOT NULL,
-    cell        TEXT    NOT NULL,
-    import_id   INTEGER NOT NULL REFERENCES imports(id),
-    PRIMARY KEY (imsi, started_at, called)
-);
-CREATE INDEX cdrs_called ON cdrs (called, started_at);
-CREATE INDEX cdrs_imei ON cdrs (imei);
-
--- One row per import run.
-CREATE TABLE imports (
-    id           INTEGER PRIMARY KEY,
-    kind         TEXT    NOT NULL CHECK (kind IN ('registry', 'cdr')),
-    file         TEXT    NOT NULL,
-    sha256       TEXT    NOT NULL,
-    rows         INTEGER NOT NULL,
-    started_at   INTEGER NOT NULL,
-    finished_at  INTEGER,
-    actor        TEXT    NOT NULL
-);
+-- The carriers' registry, CDRs and their imports live in the attached
+-- `carrier` database: see 0002_carrier.sql.
 
 -- Cards on a carrier block list (from confirmed cases), to notice them coming back.
 CREATE TABLE blocked_cards (

@@ -574,14 +574,18 @@ fn count_rows(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<u64> {
 /// Drops `table`'s declared indexes (not the primary key's), returning the
 /// SQL that makes them again.
 fn drop_indexes(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<Vec<String>> {
-    let mut stmt =
-        tx.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL")?;
+    // The carriers' tables are in the attached `carrier` database; SQLite
+    // keeps their index definitions there, written without the schema name.
+    let schema = crate::store::CARRIER;
+    let mut stmt = tx.prepare(&format!(
+        "SELECT name, sql FROM {schema}.sqlite_schema WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL"
+    ))?;
     let found: Vec<(String, String)> =
         stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
     for (name, _) in &found {
-        tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+        tx.execute_batch(&format!("DROP INDEX {schema}.\"{}\"", name.replace('"', "\"\"")))?;
     }
-    Ok(found.into_iter().map(|(_, sql)| sql).collect())
+    Ok(found.into_iter().map(|(_, sql)| sql.replacen("CREATE INDEX ", &format!("CREATE INDEX {schema}."), 1)).collect())
 }
 
 /// The largest rowid of a table (0 when empty): new rows get larger ones.
@@ -615,9 +619,10 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
     let width = rec.len();
 
     let conn = store.conn_mut();
-    let old_cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).map_err(ImportError::store)?;
+    // The carriers' tables live in the attached `carrier` database (store/mod.rs).
+    let old_cache: i64 = conn.query_row("PRAGMA carrier.cache_size", [], |r| r.get(0)).map_err(ImportError::store)?;
     let cache_kib = -i64::from(options.cache_mib.max(2)) * 1024;
-    conn.pragma_update(None, "cache_size", cache_kib).map_err(ImportError::store)?;
+    conn.pragma_update(Some(crate::store::CARRIER), "cache_size", cache_kib).map_err(ImportError::store)?;
     // Foreign-key enforcement off for the import's transaction: the only
     // reference written is `import_id`, to the `imports` row inserted just
     // before in the same transaction. With it on, every upsert needs a
@@ -722,7 +727,7 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
             elapsed: started.elapsed(),
         })
     })();
-    let _ = conn.pragma_update(None, "cache_size", old_cache);
+    let _ = conn.pragma_update(Some(crate::store::CARRIER), "cache_size", old_cache);
     let _ = conn.pragma_update(None, "foreign_keys", old_fk);
     result
 }
