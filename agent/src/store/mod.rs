@@ -136,6 +136,10 @@ impl Store {
         // 64 MiB of page cache (SQLite's default is 2 MiB): the events index
         // outgrows 2 MiB after a few hundred thousand events.
         self.conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+        // The same for the carriers' records (each attached database has its
+        // own cache; SQLite's default is 2 MiB, 32 of its 64 KiB pages):
+        // correlation looks up registry rows and CDRs by key.
+        self.conn.pragma_update(Some(CARRIER), "cache_size", -CACHE_KIB)?;
         // Ingest alone keeps a dozen statements cached; room for the rest.
         self.conn.set_prepared_statement_cache_capacity(64);
         Ok(())
