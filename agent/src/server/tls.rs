@@ -14,11 +14,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::ServerConfig;
 use sha2::{Digest, Sha256};
 
 /// The directory inside the data directory that holds the self-signed pair.
@@ -64,9 +63,6 @@ pub enum TlsError {
     /// rustls refused the certificate or key.
     #[error("certificate or key refused: {0}")]
     Rustls(String),
-    /// A fingerprint that is not 64 hex digits.
-    #[error("bad fingerprint {0:?}: expected 64 hex digits (SHA-256)")]
-    BadFingerprint(String),
 }
 
 /// A certificate chain and its key, ready for rustls.
@@ -193,73 +189,6 @@ pub fn server_config(material: TlsMaterial) -> Result<Arc<ServerConfig>, TlsErro
     Ok(Arc::new(config))
 }
 
-/// A client configuration that accepts exactly the server certificate with
-/// this fingerprint (64 hex digits, as `serve` prints it), whatever its
-/// names or dates: how a probe trusts a self-signed agent.
-pub fn pinned_client_config(fingerprint: &str) -> Result<ClientConfig, TlsError> {
-    let pinned = hex::decode(fingerprint.trim())
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .ok_or_else(|| TlsError::BadFingerprint(fingerprint.to_owned()))?;
-    let provider = provider();
-    let verifier = Arc::new(PinnedCert { pinned, provider: Arc::clone(&provider) });
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Rustls(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
-}
-
-/// Trusts one certificate by its SHA-256; signatures are still checked, so
-/// the server must hold the certificate's key.
-#[derive(Debug)]
-struct PinnedCert {
-    pinned: [u8; 32],
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for PinnedCert {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if Sha256::digest(end_entity.as_ref()).as_slice() == self.pinned {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,13 +234,5 @@ mod tests {
         assert!(err.to_string().contains("junk.pem"), "{err}");
         let err = load_pem_files(&dir.path().join("missing.pem"), &junk).unwrap_err();
         assert!(err.to_string().contains("missing.pem"), "{err}");
-    }
-
-    #[test]
-    fn fingerprints_must_be_64_hex_digits() {
-        assert!(pinned_client_config(&"ab".repeat(32)).is_ok());
-        for bad in ["", "abc", &"zz".repeat(32), &"ab".repeat(33)] {
-            assert!(matches!(pinned_client_config(bad), Err(TlsError::BadFingerprint(_))), "{bad}");
-        }
     }
 }

@@ -119,7 +119,7 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 /// A client config for `trust`, speaking HTTP/1.1 (ALPN).
-pub(crate) fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, UplinkError> {
+pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, UplinkError> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

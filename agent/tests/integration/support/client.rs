@@ -5,7 +5,6 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::body::Body;
 use hyper::client::conn::http1::SendRequest;
@@ -39,8 +38,11 @@ impl Reply {
 impl Client {
     /// A client for the agent at `addr` whose certificate has `fingerprint`.
     pub fn new(addr: SocketAddr, fingerprint: &str) -> Result<Client, String> {
-        let config = duanka_agent::server::tls::pinned_client_config(fingerprint).map_err(|e| e.to_string())?;
-        Ok(Client { addr, connector: TlsConnector::from(Arc::new(config)), sender: None })
+        // The probe's own pinning: the same trust a real probe puts in the agent.
+        use duanka_probe::uplink::tls::{client_config, Fingerprint, Trust};
+        let pin: Fingerprint = fingerprint.parse().map_err(|e: duanka_probe::uplink::UplinkError| e.to_string())?;
+        let config = client_config(&Trust::Pinned(pin)).map_err(|e| e.to_string())?;
+        Ok(Client { addr, connector: TlsConnector::from(config), sender: None })
     }
 
     async fn connect(&mut self) -> Result<&mut SendRequest<Body>, String> {
