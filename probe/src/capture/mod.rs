@@ -4,6 +4,7 @@
 
 pub mod file;
 pub mod live;
+pub mod socket;
 
 use crate::dissect::layers::LinkType;
 

@@ -60,6 +60,10 @@ pub struct RawCapture {
     pub interfaces: Vec<String>,
     /// Seconds between live reports of what changed.
     pub report_interval_s: Option<f64>,
+    /// Kernel receive buffer (ring) of each capture socket, MiB.
+    pub buffer_mib: Option<u64>,
+    /// Read through a TPACKET_V3 ring (default) or, if false, with pnet.
+    pub ring: Option<bool>,
 }
 
 /// `[gsmtap]`.
@@ -141,6 +145,10 @@ pub struct Config {
     pub heartbeat: Duration,
     /// Live report interval.
     pub report_interval: Duration,
+    /// Kernel receive buffer (ring) of each capture socket, bytes.
+    pub socket_buffer: usize,
+    /// How interfaces are read.
+    pub capture_method: crate::capture::live::Method,
     /// Metrics endpoint, if any.
     pub metrics: Option<SocketAddr>,
     /// The board, if configured.
@@ -248,6 +256,16 @@ impl Config {
             max_events,
             heartbeat: seconds("heartbeat.interval_s", raw.heartbeat.interval_s, DEFAULT_HEARTBEAT_S)?,
             report_interval: seconds("capture.report_interval_s", raw.capture.report_interval_s, DEFAULT_REPORT_S)?,
+            capture_method: if raw.capture.ring.unwrap_or(true) {
+                crate::capture::live::Method::Ring
+            } else {
+                crate::capture::live::Method::Pnet
+            },
+            socket_buffer: match raw.capture.buffer_mib {
+                None => crate::capture::live::DEFAULT_SOCKET_BUFFER,
+                Some(m @ 1..=1024) => (m as usize) << 20,
+                Some(m) => return Err(format!("capture.buffer_mib: {m} is not a size in MiB in 1..=1024")),
+            },
             metrics,
             board: raw.board,
             signatures: raw.signatures.and_then(|s| s.path).map(rel),
@@ -306,6 +324,7 @@ mod tests {
             (base.replace("127.0.0.1:9464", "nowhere"), "metrics.listen:"),
             (base.replace("127.0.0.1:4729", "localhost"), "gsmtap.listen:"),
             (base.replace("interfaces = [\"eth1\"]", "interfaces = [\"a/b\"]"), "capture.interfaces[0]:"),
+            (base.replace("[capture]\n", "[capture]\nbuffer_mib = 0\n"), "capture.buffer_mib: 0 is not"),
             (base.replace("[heartbeat]", "[heartbeat]\nbogus = 1"), "unknown field `bogus`"),
             (base.replace("path = \"spool.db\"\n", ""), "spool.path: missing"),
         ];

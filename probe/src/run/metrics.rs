@@ -47,6 +47,18 @@ impl Health {
             s.queue_drops.load(Ordering::Relaxed),
         );
         gauge(
+            "duanka_kernel_packets_total",
+            "counter",
+            "Frames the kernel offered to the capture sockets (PACKET_STATISTICS), drops included.",
+            s.kernel_packets.load(Ordering::Relaxed),
+        );
+        gauge(
+            "duanka_kernel_drops_total",
+            "counter",
+            "Frames the kernel dropped because a capture socket's buffer was full.",
+            s.kernel_drops.load(Ordering::Relaxed),
+        );
+        gauge(
             "duanka_gsmtap_oversized_total",
             "counter",
             "GSMTAP datagrams too large to be GSMTAP, dropped.",

@@ -35,8 +35,9 @@ pub use config::Config;
 
 /// How long the shutdown flush may try to reach the agent.
 pub const FLUSH_FOR: Duration = Duration::from_secs(4);
-/// Inputs waiting for the pipeline before sources drop.
-const QUEUE: usize = 65_536;
+/// Inputs (frame batches, GSMTAP datagrams) waiting for the pipeline before
+/// sources drop: up to 512 × 256 frames, about 200 MB of full-size frames.
+const QUEUE: usize = 512;
 
 fn rfc3339(micros: u64) -> String {
     humantime::format_rfc3339_micros(std::time::UNIX_EPOCH + Duration::from_micros(micros)).to_string()
@@ -78,7 +79,8 @@ pub fn run(config: Config) -> Result<(), String> {
     let (tx, rx) = sync_channel::<Input>(QUEUE);
     let mut threads = Vec::new();
     for name in &config.interfaces {
-        let run = sources::open_interface(name, tx.clone(), stop.clone(), stats.clone()).map_err(|e| e.to_string())?;
+        let run = sources::open_interface(name, config.capture_method, config.socket_buffer, tx.clone(), stop.clone(), stats.clone())
+            .map_err(|e| e.to_string())?;
         threads.push(std::thread::Builder::new().name(format!("cap-{name}")).spawn(run).map_err(|e| e.to_string())?);
     }
     if let Some(addr) = config.gsmtap {
@@ -158,16 +160,18 @@ pub fn run(config: Config) -> Result<(), String> {
                 };
                 loop {
                     match rx.recv_timeout(Duration::from_millis(100)) {
-                        Ok(Input::Frame { ts, data }) => {
-                            number += 1;
-                            let frame = Frame {
-                                number,
-                                ts,
-                                link: LinkType::Ethernet,
-                                data: &data,
-                                orig_len: data.len() as u32,
-                            };
-                            analyzer.frame(&frame);
+                        Ok(Input::Frames(batch)) => {
+                            for (ts, data) in batch.iter() {
+                                number += 1;
+                                let frame = Frame {
+                                    number,
+                                    ts,
+                                    link: LinkType::Ethernet,
+                                    data,
+                                    orig_len: data.len() as u32,
+                                };
+                                analyzer.frame(&frame);
+                            }
                         }
                         Ok(Input::Gsmtap { ts, src, local, data }) => {
                             number += 1;
@@ -231,8 +235,7 @@ pub fn run(config: Config) -> Result<(), String> {
                     seq += 1;
                     let hb = Heartbeat {
                         packets: stats.received.load(Ordering::Relaxed),
-                        drops: stats.queue_drops.load(Ordering::Relaxed)
-                            + stats.gsmtap_oversized.load(Ordering::Relaxed),
+                        drops: stats.drops(),
                         decode_errors: decode_errors.lock().map(|d| d.clone()).unwrap_or_default(),
                         spool_depth: spool.lock().map(|s| s.depth().unwrap_or(0)).unwrap_or(0),
                         uplink: Some(state.get().as_str().to_string()),
