@@ -12,6 +12,8 @@
 //!   benign endpoints and hard negatives, with the cell side (a GSMTAP feed of the
 //!   gateways' SIMs and ordinary phones, SIP-call-to-SIM links in the truth).
 //!   `hil-tests/README.md` gives the labels schema.
+//! - [`netns`]: network namespaces and veth pairs made (and removed) by tests, so
+//!   that live traffic never leaves them.
 //!
 //! ```
 //! use duanka_hil::{generate, SimConfig};
@@ -24,6 +26,7 @@
 pub mod carrier;
 pub mod cli;
 mod error;
+pub mod netns;
 pub mod pcap;
 pub mod sim;
 
