@@ -32,6 +32,8 @@ pub const GPIO_CONSUMER: &str = "duanka-probe";
 pub const DEFAULT_GPIOCHIP: &str = "/dev/gpiochip0";
 /// Modem baud rate unless configured.
 pub const DEFAULT_MODEM_BAUD: u32 = 115_200;
+/// Seconds between own-cell readings unless configured.
+pub const DEFAULT_MODEM_POLL_S: u64 = 30;
 /// Longest a single serial read waits for a byte, ms.
 pub const SERIAL_READ_TIMEOUT_MS: u64 = 20;
 
@@ -57,6 +59,13 @@ pub struct BoardConfig {
     pub modem_baud: u32,
     /// Time each AT command may take, ms.
     pub modem_timeout_ms: u64,
+    /// Seconds between readings of the probe's own cell from the modem.
+    pub modem_poll_s: u64,
+    /// When the enclosure opens: once the tamper alarm has reached the
+    /// agent (or after 30 s), wipe the token file, so a stolen probe
+    /// cannot report again (the probe refuses to start without a token).
+    /// Needs `agent.token_file`.
+    pub tamper_clears_token: bool,
 }
 
 impl Default for BoardConfig {
@@ -70,6 +79,8 @@ impl Default for BoardConfig {
             modem_path: None,
             modem_baud: DEFAULT_MODEM_BAUD,
             modem_timeout_ms: super::modem::DEFAULT_TIMEOUT_MS,
+            modem_poll_s: DEFAULT_MODEM_POLL_S,
+            tamper_clears_token: false,
         }
     }
 }

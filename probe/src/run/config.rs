@@ -153,6 +153,8 @@ pub struct Config {
     pub metrics: Option<SocketAddr>,
     /// The board, if configured.
     pub board: Option<BoardConfig>,
+    /// The file the token came from, if it came from one.
+    pub token_file: Option<PathBuf>,
     /// Signature file, if not the built-in one.
     pub signatures: Option<PathBuf>,
 }
@@ -197,14 +199,23 @@ impl Config {
         if !agent_url.is_https() {
             return Err(format!("agent.url: {url:?} must be https://"));
         }
+        let token_file = agent.token_file.clone().map(rel);
         let token = match (agent.token, agent.token_file) {
             (Some(t), None) => t,
             (None, Some(f)) => {
                 let f = rel(f);
-                std::fs::read_to_string(&f)
+                let t = std::fs::read_to_string(&f)
                     .map_err(|e| format!("agent.token_file: cannot read {}: {e}", f.display()))?
                     .trim()
-                    .to_string()
+                    .to_string();
+                if t.is_empty() {
+                    return Err(format!(
+                        "agent.token_file: {} is empty (wiped after a tamper alarm? enrol the probe again \
+                         with `duanka-agent probe add` and write the new token there)",
+                        f.display()
+                    ));
+                }
+                t
             }
             (Some(_), Some(_)) => return Err("agent.token and agent.token_file: give only one".into()),
             (None, None) => return Err("agent.token: missing (or agent.token_file)".into()),
@@ -242,6 +253,9 @@ impl Config {
         if raw.capture.interfaces.is_empty() && gsmtap.is_none() {
             return Err("capture.interfaces: no source (list an interface, or add a [gsmtap] listener)".into());
         }
+        if raw.board.as_ref().is_some_and(|b| b.tamper_clears_token) && token_file.is_none() {
+            return Err("board.tamper_clears_token: needs agent.token_file (an inline token cannot be wiped)".into());
+        }
         let metrics = match raw.metrics {
             None => None,
             Some(m) => Some(addr("metrics.listen", m.listen.as_deref().ok_or("metrics.listen: missing")?)?),
@@ -268,6 +282,7 @@ impl Config {
             },
             metrics,
             board: raw.board,
+            token_file,
             signatures: raw.signatures.and_then(|s| s.path).map(rel),
         })
     }
@@ -326,6 +341,7 @@ mod tests {
             (base.replace("interfaces = [\"eth1\"]", "interfaces = [\"a/b\"]"), "capture.interfaces[0]:"),
             (base.replace("[capture]\n", "[capture]\nbuffer_mib = 0\n"), "capture.buffer_mib: 0 is not"),
             (base.replace("[heartbeat]", "[heartbeat]\nbogus = 1"), "unknown field `bogus`"),
+            (format!("{base}[board]\ntamper_clears_token = true\n"), "board.tamper_clears_token: needs agent.token_file"),
             (base.replace("path = \"spool.db\"\n", ""), "spool.path: missing"),
         ];
         for (text, want) in table {

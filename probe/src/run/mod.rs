@@ -10,6 +10,7 @@
 //! its last changes, the sender tries for up to [`FLUSH_FOR`] to deliver
 //! what is spooled, and the process exits 0 — within 5 s in all.
 
+pub mod board;
 pub mod config;
 pub mod live;
 pub mod metrics;
@@ -20,7 +21,7 @@ use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use duanka_shared::events::{Alarm, Event, EventBody, Heartbeat};
+use duanka_shared::events::{Event, EventBody, Heartbeat};
 use tokio::sync::{watch, Notify};
 
 use crate::analyze::Analyzer;
@@ -28,7 +29,7 @@ use crate::capture::live::{self as sources, Input, SourceStats};
 use crate::capture::Frame;
 use crate::detect::SignatureDb;
 use crate::dissect::layers::LinkType;
-use crate::uplink::sender::{Sender, SenderStats, SharedState, UplinkState};
+use crate::uplink::sender::{Sender, SenderStats, SharedState};
 use crate::uplink::spool::Spool;
 use crate::uplink::{Uplink, UplinkConfig};
 pub use config::Config;
@@ -102,6 +103,7 @@ pub fn run(config: Config) -> Result<(), String> {
     let sender_stats = Arc::new(SenderStats::default());
     let decode_errors = Arc::new(Mutex::new(BTreeMap::new()));
     let detections = Arc::new(AtomicU64::new(0));
+    let board_shared = Arc::new(board::BoardShared::default());
     let health = metrics::Health {
         sources: stats.clone(),
         decode_errors: decode_errors.clone(),
@@ -206,16 +208,38 @@ pub fn run(config: Config) -> Result<(), String> {
         };
         let sender = tokio::spawn(sender.run(stop_rx.clone(), FLUSH_FOR));
         let metrics_task = metrics_listener.map(|l| tokio::spawn(metrics::serve(l, health.clone())));
-        let board_task = config.board.clone().map(|b| {
-            tokio::task::spawn_blocking({
-                let stop = stop.clone();
-                let spool = spool.clone();
-                let state = uplink_state.clone();
-                let instance = instance.clone();
-                let wake = wake.clone();
-                move || board_loop(&b, &stop, &spool, &state, &instance, boot, &wake)
+        let board_threads = match &config.board {
+            Some(b) => board::start(
+                b,
+                board::Context {
+                    stop: stop.clone(),
+                    spool: spool.clone(),
+                    wake: wake.clone(),
+                    uplink: uplink_state.clone(),
+                    detections: detections.clone(),
+                    instance: instance.clone(),
+                    boot,
+                    wipe_token: config.token_file.clone().filter(|_| b.tamper_clears_token),
+                    shared: board_shared.clone(),
+                },
+            ),
+            None => Vec::new(),
+        };
+        // SIGUSR1: the detections on show have been seen (the LED stops showing them).
+        let ack_task = {
+            let shared = board_shared.clone();
+            let detections = detections.clone();
+            tokio::spawn(async move {
+                let Ok(mut usr1) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()) else {
+                    return;
+                };
+                while usr1.recv().await.is_some() {
+                    let n = detections.load(Ordering::Relaxed);
+                    shared.acknowledge(n);
+                    tracing::info!(detections = n, "detections acknowledged");
+                }
             })
-        });
+        };
         let hb_task = {
             let spool = spool.clone();
             let stats = stats.clone();
@@ -223,6 +247,7 @@ pub fn run(config: Config) -> Result<(), String> {
             let decode_errors = decode_errors.clone();
             let wake = wake.clone();
             let instance = instance.clone();
+            let board = board_shared.clone();
             let every = config.heartbeat;
             let mut stop_rx = stop_rx.clone();
             tokio::spawn(async move {
@@ -239,8 +264,8 @@ pub fn run(config: Config) -> Result<(), String> {
                         decode_errors: decode_errors.lock().map(|d| d.clone()).unwrap_or_default(),
                         spool_depth: spool.lock().map(|s| s.depth().unwrap_or(0)).unwrap_or(0),
                         uplink: Some(state.get().as_str().to_string()),
-                        board: None,
-                        own_cell: None,
+                        board: board.health(),
+                        own_cell: board.own_cell(),
                         version: Some(env!("CARGO_PKG_VERSION").to_string()),
                     };
                     let event = Event {
@@ -277,57 +302,22 @@ pub fn run(config: Config) -> Result<(), String> {
         if let Some(t) = metrics_task {
             t.abort();
         }
-        if let Some(t) = board_task {
-            let _ = tokio::time::timeout(Duration::from_millis(300), t).await;
-        }
+        ack_task.abort();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(300),
+            tokio::task::spawn_blocking(move || {
+                for t in board_threads {
+                    let _ = t.join();
+                }
+            }),
+        )
+        .await;
         let depth = spool.lock().map(|s| s.depth().unwrap_or(0)).unwrap_or(0);
         tracing::info!(spooled = depth, "stopped");
         Ok(())
     });
     runtime.shutdown_timeout(Duration::from_millis(200));
     outcome
-}
-
-/// The board: LED status, tamper alarms. Runs until `stop`.
-fn board_loop(
-    config: &crate::board::linux::BoardConfig,
-    stop: &AtomicBool,
-    spool: &Mutex<Spool>,
-    uplink: &SharedState,
-    instance: &str,
-    boot: u64,
-    wake: &Notify,
-) {
-    let mut board = match crate::board::linux::open(config) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!("board: {e}; running without it");
-            return;
-        }
-    };
-    let start = Instant::now();
-    let mut alarms = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        let now_ms = start.elapsed().as_millis() as u64;
-        board.set_status(crate::board::BoardStatus {
-            capturing: true,
-            uplink_up: uplink.get() == UplinkState::Up,
-            unacknowledged_detection: false,
-        });
-        if let Some(t) = board.tick(now_ms) {
-            alarms += 1;
-            let event = Event {
-                id: format!("{instance}:alarm:{boot}:{alarms}"),
-                at: rfc3339(sources::now_micros()),
-                body: EventBody::Alarm { alarm: Alarm { kind: t.alarm.kind.clone(), detail: t.alarm.detail.clone() } },
-            };
-            if let Ok(mut s) = spool.lock() {
-                let _ = s.push(&[event]);
-            }
-            wake.notify_one();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 async fn wait_for_signal() {

@@ -172,6 +172,11 @@ impl Spool {
         Ok(self.db.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
+    /// Whether the event with id `id` still waits to be sent.
+    pub fn pending(&self, id: &str) -> Result<bool, SpoolError> {
+        Ok(self.db.query_row("SELECT EXISTS (SELECT 1 FROM events WHERE id = ?1)", [id], |r| r.get(0))?)
+    }
+
     /// Events parked as refused.
     pub fn dead(&self) -> Result<u64, SpoolError> {
         Ok(self.db.query_row("SELECT COUNT(*) FROM dead", [], |r| r.get::<_, i64>(0))? as u64)
