@@ -2,7 +2,8 @@
 //! `api` (the router in-process), `cli` (probe and token commands through
 //! the real binary), `serve` (the real server over TLS: fingerprint,
 //! pinning, revocation, signals) and `reliability` (SIGKILL mid-ingest,
-//! restart, resend: every event exactly once).
+//! restart, resend: every event exactly once) and `ui` (the review UI
+//! in-process: routes × roles, CSRF, login limits, sessions, exports).
 
 mod api;
 mod cases;
@@ -10,3 +11,4 @@ mod cli;
 mod reliability;
 mod serve;
 mod support;
+mod ui;
