@@ -22,7 +22,8 @@ pub async fn stylesheet() -> Response {
 
 /// Around every UI request: refuses cross-site POSTs (an `Origin` whose
 /// host is not this `Host`), remembers `?lang=`, and adds security headers
-/// (no framing, no sniffing, no referrer, a strict content security policy;
+/// (no framing, no sniffing, no referrer to other sites, a strict content
+/// security policy;
 /// pages are not cached since they hold personal data).
 pub async fn headers(request: Request, next: Next) -> Response {
     if request.method() == Method::POST {
@@ -50,7 +51,9 @@ pub async fn headers(request: Request, next: Next) -> Response {
     );
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: under it browsers send `Origin: null` on form
+    // posts, which the cross-site check above would refuse.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     if !is_static && !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
