@@ -54,7 +54,10 @@ const PROBES: u32 = 20;
 fn seed(store: &mut Store, n: u32) -> anyhow::Result<()> {
     let tx = store.conn_mut().transaction()?;
     for p in 0..PROBES {
-        tx.execute("INSERT INTO probes (name, token_hash, created_at) VALUES (?1, ?2, 0)", rusqlite::params![format!("site-{p}"), format!("h{p}")])?;
+        tx.execute(
+            "INSERT INTO probes (name, token_hash, created_at) VALUES (?1, ?2, 0)",
+            rusqlite::params![format!("site-{p}"), format!("h{p}")],
+        )?;
     }
     let base = 1_790_000_000_000i64;
     {
@@ -77,12 +80,24 @@ fn seed(store: &mut Store, n: u32) -> anyhow::Result<()> {
                     owner_id: Some(format!("1101051949{:07}X", i % 10_000_000)),
                     outlet_id: Some(format!("OUT-{}", i % 500)),
                     activated_at: Some("2026-10-01T02:00:00.000Z".into()),
-                    ties: vec![Tie { via: "control_plane".into(), to: address.clone(), confidence: 1.0, calls_matched: 0 }],
+                    ties: vec![Tie {
+                        via: "control_plane".into(),
+                        to: address.clone(),
+                        confidence: 1.0,
+                        calls_matched: 0,
+                    }],
                 })
                 .collect();
             let summary = Summary {
                 cluster_key: format!("bench-{i}"),
-                gateways: vec![GatewayInfo { id: i, probe: probe.clone(), address: address.clone(), verdict: "simbox".into(), score: 9.5, vendor: Some("dbl".into()) }],
+                gateways: vec![GatewayInfo {
+                    id: i,
+                    probe: probe.clone(),
+                    address: address.clone(),
+                    verdict: "simbox".into(),
+                    score: 9.5,
+                    vendor: Some("dbl".into()),
+                }],
                 imeis: vec![],
                 iccids: vec![],
                 findings: CaseFindings {
@@ -124,7 +139,13 @@ fn seed(store: &mut Store, n: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn send(state: &AppState, method: &str, uri: &str, cookies: &str, body: String) -> (StatusCode, Vec<String>, String) {
+async fn send(
+    state: &AppState,
+    method: &str,
+    uri: &str,
+    cookies: &str,
+    body: String,
+) -> (StatusCode, Vec<String>, String) {
     let request = Request::builder()
         .method(method)
         .uri(uri)
@@ -183,7 +204,10 @@ async fn main() -> anyhow::Result<ExitCode> {
         ("default order (severity, then last change), page 1".to_owned(), "/cases".to_owned()),
         ("state=reviewing & severity=high".into(), "/cases?state=reviewing&severity=high".into()),
         ("probe=site-7, newest first".into(), "/cases?probe=site-7&sort=created".into()),
-        ("changed in a 10-day window, least recent first".into(), "/cases?from=2026-09-25&to=2026-10-04&sort=updated_asc".into()),
+        (
+            "changed in a 10-day window, least recent first".into(),
+            "/cases?from=2026-09-25&to=2026-10-04&sort=updated_asc".into(),
+        ),
         (format!("last page ({last_page}), default order"), format!("/cases?page={last_page}")),
     ];
     let mut results = Vec::new();
@@ -207,12 +231,27 @@ async fn main() -> anyhow::Result<ExitCode> {
         results.push(serde_json::json!({ "query": name, "uri": uri, "median_ms": median, "max_ms": worst, "requests": times.len() }));
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "cases": args.cases, "seed_s": seeded.as_secs_f64(), "results": results }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "cases": args.cases, "seed_s": seeded.as_secs_f64(), "results": results })
+            )?
+        );
     } else {
-        println!("{} cases seeded in {:.1} s; {} timed requests per query", args.cases, seeded.as_secs_f64(), args.requests);
+        println!(
+            "{} cases seeded in {:.1} s; {} timed requests per query",
+            args.cases,
+            seeded.as_secs_f64(),
+            args.requests
+        );
         println!("{:>10} {:>10}  query", "median ms", "max ms");
         for r in &results {
-            println!("{:>10.1} {:>10.1}  {}", r["median_ms"].as_f64().unwrap_or(0.0), r["max_ms"].as_f64().unwrap_or(0.0), r["query"].as_str().unwrap_or(""));
+            println!(
+                "{:>10.1} {:>10.1}  {}",
+                r["median_ms"].as_f64().unwrap_or(0.0),
+                r["max_ms"].as_f64().unwrap_or(0.0),
+                r["query"].as_str().unwrap_or("")
+            );
         }
     }
     drop(state);

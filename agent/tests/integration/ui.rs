@@ -537,3 +537,59 @@ async fn the_dashboard_counts_detections_open_cases_and_alarms() {
         assert!(probes.text.contains(needle), "{needle} on the probes page");
     }
 }
+
+/// The Luhn check digit of `digits`.
+fn luhn(digits: &str) -> u32 {
+    let sum: u32 = digits
+        .chars()
+        .rev()
+        .enumerate()
+        .map(|(i, c)| {
+            let d = c.to_digit(10).unwrap();
+            if i % 2 == 0 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    (10 - sum % 10) % 10
+}
+
+#[tokio::test]
+async fn an_engineer_uploads_a_registry_file_and_the_import_is_audited() {
+    let fx = Fixture::new(0);
+    let mut engineer = fx.logged_in(Role::Engineer).await;
+    let csrf = engineer.csrf().await;
+    let iccid = format!("898600000000000001{}", luhn("898600000000000001"));
+    let boundary = "b0undary";
+    let mut body = String::new();
+    for (name, value) in [("csrf", csrf.as_str()), ("kind", "registry"), ("tz", "+08:00")] {
+        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"subscribers.csv\"\r\n\r\n\
+         imsi,msisdn,iccid,carrier,owner_id,owner_name,outlet_id,outlet_name,channel,activated_at\r\n\
+         460001234567890,13800000000,{iccid},CMCC,{OWNER},王五,OUT-1,Outlet 1,outlet,2024-03-01 10:00:00\r\n--{boundary}--\r\n"
+    ));
+    let r = engineer
+        .send("POST", "/imports", Some(&format!("multipart/form-data; boundary={boundary}")), body.into_bytes())
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.text.contains(r#"id="import-ok""#) && r.text.contains("subscribers.csv"), "{}", r.text);
+    // The engineer's page shows the file, never the owner in it.
+    assert!(!r.text.contains(OWNER) && !r.text.contains("王五"));
+    let detail: String =
+        fx.db(|c| c.query_row("SELECT detail FROM audit_log WHERE action = 'import'", [], |r| r.get(0)).unwrap()).await;
+    assert!(detail.contains(r#""status":"imported""#) && detail.contains(r#""rows":1"#), "{detail}");
+    let stored: i64 = fx.db(|c| c.query_row("SELECT count(*) FROM registry", [], |r| r.get(0)).unwrap()).await;
+    assert_eq!(stored, 1);
+    // The upload is not left behind in the data directory.
+    let left = std::fs::read_dir(fx.dir.path().join("uploads")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0);
+}
