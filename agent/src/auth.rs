@@ -71,6 +71,8 @@ pub enum Role {
     Analyst,
     /// Manages probes and imports; never sees personal data.
     Engineer,
+    /// Reads the audit log; nothing else.
+    Auditor,
 }
 
 impl Role {
@@ -80,7 +82,17 @@ impl Role {
             Role::Admin => "admin",
             Role::Analyst => "analyst",
             Role::Engineer => "engineer",
+            Role::Auditor => "auditor",
         }
+    }
+
+    /// Every role, in the order menus show them.
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Analyst, Role::Engineer, Role::Auditor];
+
+    /// Whether this role may see people's identities (owners' id numbers and
+    /// names unmasked, exports that name people).
+    pub fn may_reveal(self) -> bool {
+        matches!(self, Role::Admin | Role::Analyst)
     }
 
     /// The role with this stored name.
@@ -89,6 +101,7 @@ impl Role {
             "admin" => Some(Role::Admin),
             "analyst" => Some(Role::Analyst),
             "engineer" => Some(Role::Engineer),
+            "auditor" => Some(Role::Auditor),
             _ => None,
         }
     }
@@ -289,7 +302,7 @@ pub fn list_operators(conn: &Connection) -> Result<Vec<TokenInfo>, AuthError> {
         Ok(TokenInfo {
             id: r.get(0)?,
             name: r.get(1)?,
-            // The table's CHECK constraint admits only the three names.
+            // The table's CHECK constraint admits only the role names.
             role: Role::from_name(&role).unwrap_or(Role::Engineer),
             created_at: crate::store::ms_to_rfc3339(r.get(3)?),
             revoked_at: r.get::<_, Option<i64>>(4)?.map(crate::store::ms_to_rfc3339),

@@ -8,6 +8,7 @@
 //! saying who, when and why. Confirming a case puts its cards on the block
 //! list (`blocked_cards`), so a card that comes back is noticed.
 
+mod timeline;
 mod view;
 
 use std::collections::BTreeSet;
@@ -21,7 +22,8 @@ use crate::correlate::findings::{self, CaseFindings};
 use crate::correlate::{Config, Outcome};
 use crate::store::now_ms;
 
-pub use view::{list, show, CaseDetail, CaseListItem, ListFilter};
+pub use timeline::{timeline, TimelineEntry, MAX_NOTES, MAX_NOTE_CHARS};
+pub use view::{list, page, show, CaseDetail, CaseListItem, ListFilter, Page, PageQuery, Sort};
 
 /// The actor name correlation writes into case history.
 pub const CORRELATOR: &str = "correlator";
@@ -95,6 +97,9 @@ pub enum CaseError {
     /// No reason was given.
     #[error("a reason is required")]
     NoReason,
+    /// A note that cannot be kept (empty, too long, too many).
+    #[error("note refused: {0}")]
+    BadNote(String),
     /// The store failed.
     #[error("database: {0}")]
     Store(#[from] rusqlite::Error),
@@ -309,17 +314,25 @@ pub fn set_state(
     actor: &str,
     reason: &str,
 ) -> Result<(), CaseError> {
+    let tx = conn.transaction()?;
+    set_state_in(&tx, id, to, actor, reason)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// [`set_state`] inside the caller's transaction (so that an audit record
+/// can commit with the decision).
+pub fn set_state_in(tx: &Transaction<'_>, id: i64, to: State, actor: &str, reason: &str) -> Result<(), CaseError> {
     if reason.trim().is_empty() {
         return Err(CaseError::NoReason);
     }
-    let tx = conn.transaction()?;
     let from: Option<String> = tx.query_row("SELECT state FROM cases WHERE id = ?1", [id], |r| r.get(0)).optional()?;
     let from = from.and_then(|s| State::parse(&s)).ok_or(CaseError::NotFound(id))?;
     if !from.can_move_to(to) {
         return Err(CaseError::BadTransition { id, from: from.as_str(), to: to.as_str() });
     }
     tx.execute("UPDATE cases SET state = ?2, updated_at = ?3 WHERE id = ?1", params![id, to.as_str(), now_ms()])?;
-    history(&tx, id, actor, Some(from.as_str()), to.as_str(), reason.trim())?;
+    history(tx, id, actor, Some(from.as_str()), to.as_str(), reason.trim())?;
     if to == State::Confirmed {
         tx.execute(
             "INSERT OR IGNORE INTO blocked_cards (imsi, iccid, msisdn, owner_id, case_id, blocked_at)
@@ -329,7 +342,30 @@ pub fn set_state(
             params![id, now_ms()],
         )?;
     }
-    tx.commit()?;
+    Ok(())
+}
+
+/// Adds a note to a case.
+pub fn add_note(conn: &rusqlite::Connection, id: i64, actor: &str, text: &str) -> Result<(), CaseError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(CaseError::BadNote("it is empty".into()));
+    }
+    if text.chars().count() > MAX_NOTE_CHARS {
+        return Err(CaseError::BadNote(format!("longer than {MAX_NOTE_CHARS} characters")));
+    }
+    let exists: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM cases WHERE id = ?1)", [id], |r| r.get(0))?;
+    if !exists {
+        return Err(CaseError::NotFound(id));
+    }
+    let n: i64 = conn.query_row("SELECT count(*) FROM case_notes WHERE case_id = ?1", [id], |r| r.get(0))?;
+    if n >= MAX_NOTES {
+        return Err(CaseError::BadNote(format!("case {id} already has {MAX_NOTES} notes")));
+    }
+    conn.execute(
+        "INSERT INTO case_notes (case_id, at, actor, text) VALUES (?1, ?2, ?3, ?4)",
+        params![id, now_ms(), actor, text],
+    )?;
     Ok(())
 }
 

@@ -191,6 +191,8 @@ fn summary_of(json: &str) -> Summary {
     serde_json::from_str(json).unwrap_or_default()
 }
 
+/// Severity as a sortable number. Migration 0003 indexes this very
+/// expression (`cases_rank_updated`); change both or neither.
 const SEVERITY_RANK: &str = "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END";
 
 /// List cases, most severe and most recently changed first.
@@ -206,26 +208,147 @@ pub fn list(conn: &Connection, f: &ListFilter) -> Result<Vec<CaseListItem>, Case
     let limit = if f.limit == 0 { -1 } else { f.limit as i64 };
     let rows = stmt.query_map(
         params![f.state.map(State::as_str), f.severity, f.updated_since, f.probe, limit, f.offset as i64],
-        |r| {
-            let s = summary_of(&r.get::<_, String>(4)?);
-            let mut probes: Vec<String> = s.gateways.iter().map(|g| g.probe.clone()).collect();
-            probes.sort();
-            probes.dedup();
-            Ok(CaseListItem {
-                id: r.get(0)?,
-                state: r.get(1)?,
-                severity: r.get(2)?,
-                title: r.get(3)?,
-                gateways: s.gateways.iter().map(|g| g.address.clone()).collect(),
-                probes,
-                imsis: s.findings.sims.iter().map(|x| x.imsi.clone()).collect(),
-                owners: s.findings.owners.len() as u64,
-                created_at: ms_to_rfc3339(r.get(5)?),
-                updated_at: ms_to_rfc3339(r.get(6)?),
-            })
-        },
+        list_item,
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The orders the review UI's case list offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Most severe first, then most recently changed (the default).
+    #[default]
+    Severity,
+    /// Most recently changed first.
+    Updated,
+    /// Least recently changed first (the oldest untouched work).
+    UpdatedAsc,
+    /// Most recently opened first.
+    Created,
+    /// By id, newest first.
+    Id,
+}
+
+impl Sort {
+    /// The name used in URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Severity => "severity",
+            Sort::Updated => "updated",
+            Sort::UpdatedAsc => "updated_asc",
+            Sort::Created => "created",
+            Sort::Id => "id",
+        }
+    }
+
+    /// The sort with this URL name.
+    pub fn parse(s: &str) -> Option<Sort> {
+        [Sort::Severity, Sort::Updated, Sort::UpdatedAsc, Sort::Created, Sort::Id].into_iter().find(|x| x.as_str() == s)
+    }
+
+    fn order_by(self) -> String {
+        match self {
+            // Matches the index cases_rank_updated column for column.
+            Sort::Severity => format!("{SEVERITY_RANK}, updated_at DESC, id"),
+            Sort::Updated => "updated_at DESC, id DESC".into(),
+            Sort::UpdatedAsc => "updated_at, id".into(),
+            Sort::Created => "created_at DESC, id DESC".into(),
+            Sort::Id => "id DESC".into(),
+        }
+    }
+}
+
+/// A page of the case list: filters, order and position.
+#[derive(Debug, Clone, Default)]
+pub struct PageQuery {
+    /// Only this state.
+    pub state: Option<State>,
+    /// Only this severity.
+    pub severity: Option<String>,
+    /// Only cases with a gateway seen by this probe (its exact name).
+    pub probe: Option<String>,
+    /// Only cases changed at or after this (Unix ms).
+    pub updated_from: Option<i64>,
+    /// Only cases changed before this (Unix ms).
+    pub updated_to: Option<i64>,
+    /// The order.
+    pub sort: Sort,
+    /// Rows per page (at least 1).
+    pub per_page: u32,
+    /// Page number, from 1.
+    pub page: u32,
+}
+
+/// One page of cases and how many match in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The rows of this page.
+    pub items: Vec<CaseListItem>,
+    /// Cases matching the filters.
+    pub total: u64,
+}
+
+/// A page of the case list. Only the filters given appear in the SQL, so
+/// SQLite can pick an index for them (see migration 0003); the probe filter
+/// is a range scan of `case_members (kind, value)` over `PROBE:…`.
+pub fn page(conn: &Connection, q: &PageQuery) -> Result<Page, CaseError> {
+    let mut clauses: Vec<&str> = Vec::new();
+    let mut values: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(s) = q.state {
+        clauses.push("state = ?");
+        values.push(s.as_str().to_owned().into());
+    }
+    if let Some(s) = &q.severity {
+        clauses.push("severity = ?");
+        values.push(s.clone().into());
+    }
+    if let Some(t) = q.updated_from {
+        clauses.push("updated_at >= ?");
+        values.push(t.into());
+    }
+    if let Some(t) = q.updated_to {
+        clauses.push("updated_at < ?");
+        values.push(t.into());
+    }
+    if let Some(p) = &q.probe {
+        // Gateway members are `PROBE:ADDRESS`; ';' is the byte after ':'.
+        clauses.push("id IN (SELECT case_id FROM case_members WHERE kind = 'gateway' AND value >= ? AND value < ?)");
+        values.push(format!("{p}:").into());
+        values.push(format!("{p};").into());
+    }
+    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM cases {filter}"))?
+        .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
+    let per_page = q.per_page.max(1);
+    let offset = u64::from(q.page.max(1) - 1) * u64::from(per_page);
+    let sql = format!(
+        "SELECT id, state, severity, title, summary_json, created_at, updated_at FROM cases {filter}
+         ORDER BY {} LIMIT {per_page} OFFSET {offset}",
+        q.sort.order_by()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let items = stmt.query_map(rusqlite::params_from_iter(values.iter()), list_item)?.collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { items, total: total as u64 })
+}
+
+fn list_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseListItem> {
+    let s = summary_of(&r.get::<_, String>(4)?);
+    let mut probes: Vec<String> = s.gateways.iter().map(|g| g.probe.clone()).collect();
+    probes.sort();
+    probes.dedup();
+    Ok(CaseListItem {
+        id: r.get(0)?,
+        state: r.get(1)?,
+        severity: r.get(2)?,
+        title: r.get(3)?,
+        gateways: s.gateways.iter().map(|g| g.address.clone()).collect(),
+        probes,
+        imsis: s.findings.sims.iter().map(|x| x.imsi.clone()).collect(),
+        owners: s.findings.owners.len() as u64,
+        created_at: ms_to_rfc3339(r.get(5)?),
+        updated_at: ms_to_rfc3339(r.get(6)?),
+    })
 }
 
 /// One case in full; `reveal` shows owners' identities unmasked.

@@ -57,6 +57,18 @@ pub enum Command {
     /// List, show and decide cases.
     #[command(subcommand)]
     Cases(CasesCommand),
+    /// People's accounts for the review UI (served by `serve` at https://ADDR/).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Block list and disciplinary list of confirmed cases, as CSV.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Signed evidence bundles of cases: make and verify.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
 }
 
 /// Where the store lives.
@@ -81,6 +93,16 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Review UI: a session ends after this many minutes without a request.
+    #[arg(long, value_name = "MIN", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=1440))]
+    pub session_idle_min: u64,
+    /// Review UI: a session ends this many minutes after login, however busy.
+    #[arg(long, value_name = "MIN", default_value_t = 720, value_parser = clap::value_parser!(u64).range(1..=10080))]
+    pub session_max_min: u64,
+    /// Review UI: the UTC offset times are shown in (+08:00, China Standard
+    /// Time, unless told otherwise; the zone is always shown beside a time).
+    #[arg(long, value_name = "OFFSET", default_value = "+08:00", allow_hyphen_values = true, value_parser = parse_tz)]
+    pub ui_tz: i32,
 }
 
 /// `probe …`.
@@ -130,6 +152,141 @@ pub enum RoleArg {
     Analyst,
     /// Manages probes and imports; never sees personal data.
     Engineer,
+    /// Reads the audit log; nothing else.
+    Auditor,
+}
+
+impl RoleArg {
+    /// The role.
+    pub fn role(self) -> crate::auth::Role {
+        use crate::auth::Role;
+        match self {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Analyst => Role::Analyst,
+            RoleArg::Engineer => Role::Engineer,
+            RoleArg::Auditor => Role::Auditor,
+        }
+    }
+}
+
+/// `user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Make an account. The password is asked for on the terminal (twice), or
+    /// read as one line from stdin when stdin is not a terminal or with
+    /// --password-stdin. At least 10 characters, not the user name.
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Login name (1-64 characters, no spaces around it).
+        name: String,
+        /// What the account may do: admin (everything), analyst (review cases,
+        /// reveal identities, decide, export), engineer (probes and imports; no
+        /// personal data), auditor (the audit log).
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Read the password from stdin even on a terminal.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts (never passwords).
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account: its sessions end, it cannot log in again. The
+    /// account stays (its name stays taken; the audit log points at it).
+    Disable {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The login name.
+        name: String,
+    },
+}
+
+/// `audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of the whole log; report the first broken link.
+    /// Exit 0 intact, 4 broken, 1 the store could not be read.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the newest records.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Only this action (login, login.failed, case.reveal, case.decision, export, import, …).
+        #[arg(long)]
+        action: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `export …`.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Block list for carriers: imsi,msisdn,iccid,imei,carrier,case_id,confirmed_at
+    /// of every card in a confirmed case.
+    Blocklist(ExportArgs),
+    /// Disciplinary list: owners in confirmed cases, their cards, and the
+    /// measure (keep one card; no new phone service for 5 years).
+    Disciplinary(ExportArgs),
+}
+
+/// `export blocklist|disciplinary`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Where to write the CSV ("-" for stdout).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `bundle …`.
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Make the signed evidence bundle (zip) of a case.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The case id.
+        case: i64,
+        /// Where to write the zip.
+        #[arg(long, short, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Check a bundle: the Ed25519 signature of its manifest by the agent's
+    /// key, and every file's SHA-256. Exit 0 if all holds, 4 naming each
+    /// failure otherwise, 1 if the bundle or the key cannot be read.
+    Verify {
+        /// The agent's data directory, whose keys/signing.pub is the expected key
+        /// (unless --key is given).
+        #[arg(long, value_name = "DIR", env = "DUANKA_DATA", default_value = "duanka-data")]
+        data: PathBuf,
+        /// The expected public key: a file holding 64 hex digits (the agent's
+        /// keys/signing.pub), instead of the one in --data.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// The bundle.
+        file: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `token …`.

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
-use super::{CasesCommand, CorrelateArgs, DataArgs, StateArg, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use super::{actor, CasesCommand, CorrelateArgs, DataArgs, StateArg, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 use crate::cases::{self, CaseError, ListFilter, State};
 use crate::correlate::{self, Config};
 use crate::store::Store;
@@ -20,12 +20,6 @@ fn state(s: StateArg) -> State {
         StateArg::Confirmed => State::Confirmed,
         StateArg::Dismissed => State::Dismissed,
     }
-}
-
-/// The name the CLI records in case history.
-fn actor() -> String {
-    let user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into());
-    format!("cli:{user}")
 }
 
 /// `duanka-agent correlate`.
@@ -150,7 +144,22 @@ pub fn cases(cmd: CasesCommand) -> anyhow::Result<u8> {
         }
         CasesCommand::Set { data, id, state: s, reason } => {
             let mut store = open(&data)?;
-            match cases::set_state(store.conn_mut(), id, state(s), &actor(), &reason) {
+            let to = state(s);
+            let decided = (|| {
+                let tx = store.conn_mut().transaction()?;
+                let from: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
+                    "SELECT state FROM cases WHERE id = ?1",
+                    [id],
+                    |r| r.get(0),
+                ))?;
+                cases::set_state_in(&tx, id, to, &actor(), &reason)?;
+                let detail = serde_json::json!({ "from": from, "to": to.as_str(), "reason": reason.trim() });
+                crate::audit::append(&tx, &actor(), crate::audit::Action::Decision, &format!("case:{id}"), &detail)
+                    .map_err(|crate::audit::AuditError::Sqlite(e)| CaseError::Store(e))?;
+                tx.commit()?;
+                Ok::<(), CaseError>(())
+            })();
+            match decided {
                 Ok(()) => {
                     println!("case {id} is now {}", state(s).as_str());
                     Ok(EXIT_OK)

@@ -73,6 +73,27 @@ pub(super) fn run(kind: ImportKind, args: &ImportArgs) -> anyhow::Result<u8> {
     bar.finish_and_clear();
     let file = args.file.display().to_string();
     let elapsed_s = started.elapsed().as_secs_f64();
+    let audit = |detail: serde_json::Value| {
+        crate::audit::append(
+            store.conn(),
+            &super::actor(),
+            crate::audit::Action::Import,
+            &format!("import:{kind}"),
+            &detail,
+        )
+    };
+    match &result {
+        Ok(o) => audit(
+            serde_json::json!({"kind": kind, "file": file, "status": "imported", "rows": o.rows, "import_id": o.import_id, "sha256": o.sha256}),
+        )?,
+        Err(e) if e.kind().is_refusal() => {
+            let (rows, bad_rows) = e.rejection().map(|r| (r.rows, r.bad_rows)).unwrap_or((0, 0));
+            audit(
+                serde_json::json!({"kind": kind, "file": file, "status": "refused", "rows": rows, "bad_rows": bad_rows}),
+            )?
+        }
+        Err(_) => 0,
+    };
     match result {
         Ok(o) => {
             // New owners or CDRs change what the cases say: correlate now.

@@ -2,14 +2,21 @@
 //! to the module that owns each command.
 //!
 //! Exit codes: 0 success, 1 runtime error (store, network, refused input),
-//! 2 usage error, 3 an import file was refused (row errors; nothing stored).
+//! 2 usage error, 3 an import file was refused (row errors; nothing stored),
+//! 4 a verification failed (audit chain, evidence bundle).
+//!
+//! Commands that change who may do what (tokens, probes, accounts), decide
+//! cases or export data write an audit record naming `cli:<user>`.
 
 mod args;
+mod audit;
 mod cases;
+mod export;
 mod import;
 mod probe;
 mod serve;
 mod token;
+mod user;
 
 use std::process::ExitCode;
 
@@ -25,6 +32,9 @@ pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: an import file had bad rows and nothing was stored.
 pub const EXIT_REJECTED: u8 = 3;
+/// Exit code: a check failed (`audit verify`: a broken chain; `bundle
+/// verify`: a bad signature or file).
+pub const EXIT_UNVERIFIED: u8 = 4;
 
 /// Parse the process arguments and run; the binary's whole `main`.
 pub fn main() -> ExitCode {
@@ -45,6 +55,10 @@ pub fn main() -> ExitCode {
         Command::Cdr(CdrCommand::Import(a)) => import::run(crate::import::ImportKind::Cdr, &a),
         Command::Correlate(a) => cases::correlate(a),
         Command::Cases(c) => cases::cases(c),
+        Command::User(c) => user::run(c),
+        Command::Audit(c) => audit::run(c),
+        Command::Export(c) => export::export(c),
+        Command::Bundle(c) => export::bundle(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -53,6 +67,13 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// How the local CLI is named in case history and the audit log:
+/// `cli:<login user>` (the user behind sudo if any).
+pub(crate) fn actor() -> String {
+    let user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
 }
 
 /// Writes `rows` under `headers` in left-aligned columns.

@@ -16,6 +16,14 @@ pub fn run(command: &ProbeCommand) -> anyhow::Result<u8> {
     match command {
         ProbeCommand::Add { name, .. } => {
             let new = auth::enrol_probe(store.conn(), name)?;
+            let target = format!("probe:{name}");
+            crate::audit::append(
+                store.conn(),
+                &super::actor(),
+                crate::audit::Action::ProbeAdded,
+                &target,
+                &serde_json::json!({ "id": new.id }),
+            )?;
             tracing::info!(probe = %name, id = new.id, "probe enrolled");
             writeln!(out, "Enrolled probe {name:?} (id {}).", new.id)?;
             writeln!(out, "Its token follows; it is shown only now (the agent keeps only a hash):")?;
@@ -35,6 +43,14 @@ pub fn run(command: &ProbeCommand) -> anyhow::Result<u8> {
         }
         ProbeCommand::Revoke { name, .. } => match auth::revoke_probe(store.conn(), name)? {
             Revocation::Revoked => {
+                let target = format!("probe:{name}");
+                crate::audit::append(
+                    store.conn(),
+                    &super::actor(),
+                    crate::audit::Action::ProbeRevoked,
+                    &target,
+                    &serde_json::json!({}),
+                )?;
                 tracing::info!(probe = %name, "probe revoked");
                 writeln!(out, "Revoked probe {name:?}: its reports are refused from now on.")?;
             }

@@ -8,7 +8,10 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 
+use std::time::Duration;
+
 use super::{ServeArgs, EXIT_OK};
+use crate::server::ui::UiConfig;
 use crate::server::{ServeConfig, Server, TlsSource};
 
 /// Runs `serve`.
@@ -21,6 +24,12 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             // clap requires both or neither.
             _ => TlsSource::SelfSigned,
         },
+        ui: UiConfig {
+            idle: Duration::from_secs(args.session_idle_min * 60),
+            absolute: Duration::from_secs(args.session_max_min * 60),
+            zone: chrono::FixedOffset::east_opt(args.ui_tz).unwrap_or_else(crate::server::ui::china_standard_time),
+            ..UiConfig::default()
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
@@ -31,6 +40,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "fingerprint: {}", server.fingerprint())?;
         writeln!(out, "listening on https://{}", server.local_addr())?;
+        writeln!(out, "review UI: https://{}/ (accounts: duanka-agent user add)", server.local_addr())?;
         out.flush()?;
         drop(out);
         server.run(shutdown).await?;

@@ -5,7 +5,7 @@
 
 use std::io::Write as _;
 
-use super::{table, RoleArg, TokenCommand, EXIT_OK};
+use super::{table, TokenCommand, EXIT_OK};
 use crate::auth::{self, Revocation, Role};
 use crate::store::{ms_to_rfc3339, Store};
 
@@ -15,12 +15,15 @@ pub fn run(command: &TokenCommand) -> anyhow::Result<u8> {
     let mut out = std::io::stdout().lock();
     match command {
         TokenCommand::Add { role, name, .. } => {
-            let role = match role {
-                RoleArg::Admin => Role::Admin,
-                RoleArg::Analyst => Role::Analyst,
-                RoleArg::Engineer => Role::Engineer,
-            };
+            let role: Role = role.role();
             let new = auth::add_operator(store.conn(), name, role)?;
+            crate::audit::append(
+                store.conn(),
+                &super::actor(),
+                crate::audit::Action::TokenAdded,
+                &format!("token:{}", new.id),
+                &serde_json::json!({ "name": name, "role": role.as_str() }),
+            )?;
             tracing::info!(id = new.id, %role, "operator token made");
             writeln!(out, "Made {role} token {} for {name:?}.", new.id)?;
             writeln!(out, "The token follows; it is shown only now (the agent keeps only a hash):")?;
@@ -51,6 +54,13 @@ pub fn run(command: &TokenCommand) -> anyhow::Result<u8> {
         }
         TokenCommand::Revoke { id, .. } => match auth::revoke_operator(store.conn(), *id)? {
             Revocation::Revoked => {
+                crate::audit::append(
+                    store.conn(),
+                    &super::actor(),
+                    crate::audit::Action::TokenRevoked,
+                    &format!("token:{id}"),
+                    &serde_json::json!({}),
+                )?;
                 tracing::info!(id, "operator token revoked");
                 writeln!(out, "Revoked operator token {id}.")?;
             }

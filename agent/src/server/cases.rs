@@ -2,7 +2,8 @@
 //! `POST /api/v1/cases/{id}/state`, and `POST /api/v1/correlate`.
 //!
 //! Every operator role may read cases; owners' identities (id number, name)
-//! are masked except for analysts and admins. Only analysts and admins decide
+//! are masked except for analysts and admins, and each unmasked read is an
+//! audit record (`case.reveal`, `via: api`), as are decisions. Only analysts and admins decide
 //! (change a case's state); only admins run a full correlation.
 
 use axum::extract::{Path, Query, State};
@@ -12,6 +13,7 @@ use serde::Deserialize;
 
 use super::auth::Operator;
 use super::{ApiError, AppState};
+use crate::audit::{self, Action};
 use crate::auth::Role;
 use crate::cases::{self, CaseDetail, CaseError, CaseListItem, ListFilter};
 use crate::correlate::{self, Config, Outcome};
@@ -99,8 +101,21 @@ async fn list(
 
 async fn show(State(state): State<AppState>, op: Operator, Path(id): Path<i64>) -> Result<Json<CaseDetail>, ApiError> {
     let reveal = reveal(&op);
-    let d =
-        state.db("reading a case", move |store| cases::show(store.conn(), id, reveal)).await?.map_err(case_error)?;
+    let actor = format!("token:{}:{}", op.id, op.name);
+    let d = state
+        .db("reading a case", move |store| {
+            let d = cases::show(store.conn(), id, reveal)?;
+            if d.revealed && !d.owners.is_empty() {
+                // Identities leave the agent unmasked: who saw whose is logged.
+                let owners: Vec<&str> = d.owners.iter().map(|o| o.owner_id.as_str()).collect();
+                let detail = serde_json::json!({ "owners": owners, "via": "api" });
+                audit::append(store.conn(), &actor, Action::Reveal, &format!("case:{id}"), &detail)
+                    .map_err(|audit::AuditError::Sqlite(e)| CaseError::Store(e))?;
+            }
+            Ok(d)
+        })
+        .await?
+        .map_err(case_error)?;
     Ok(Json(d))
 }
 
@@ -127,7 +142,18 @@ async fn set_state(
     let actor = format!("token:{}:{}", op.id, op.name);
     let d = state
         .db("deciding a case", move |store| {
-            cases::set_state(store.conn_mut(), id, to, &actor, &body.reason)?;
+            let tx = store.conn_mut().transaction()?;
+            let from: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
+                "SELECT state FROM cases WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            ))?;
+            cases::set_state_in(&tx, id, to, &actor, &body.reason)?;
+            let detail =
+                serde_json::json!({ "from": from, "to": to.as_str(), "reason": body.reason.trim(), "via": "api" });
+            audit::append(&tx, &actor, Action::Decision, &format!("case:{id}"), &detail)
+                .map_err(|audit::AuditError::Sqlite(e)| CaseError::Store(e))?;
+            tx.commit()?;
             cases::show(store.conn(), id, true)
         })
         .await?

@@ -2,8 +2,10 @@
 //!
 //! [`app`] builds the router from one `router()` per module: `health`
 //! (`GET /api/v1/health`, no auth), `ingest` (`POST /api/v1/reports`, probe
-//! token) and `operators` (`GET /api/v1/whoami`, `GET /api/v1/probes`,
-//! operator token). Tests call it in-process; [`Server`] serves it over TLS.
+//! token), `operators` (`GET /api/v1/whoami`, `GET /api/v1/probes`,
+//! operator token), `cases` (the cases API) and `ui` (the review UI for
+//! people, with accounts and sessions). Tests call it in-process; [`Server`]
+//! serves it over TLS.
 //!
 //! [`AppState`] holds the store behind one mutex: SQLite has one writer at a
 //! time anyway, and every use runs on the blocking thread pool
@@ -21,6 +23,7 @@ pub mod health;
 pub mod ingest;
 pub mod operators;
 pub mod tls;
+pub mod ui;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -56,6 +59,7 @@ pub const CORRELATION_DEBOUNCE: Duration = Duration::from_millis(500);
 pub struct AppState {
     store: Arc<Mutex<Store>>,
     correlation: Arc<Correlation>,
+    ui: Arc<ui::UiState>,
 }
 
 /// Gateways waiting for incremental correlation, and the bell that wakes its worker.
@@ -69,11 +73,26 @@ impl AppState {
     /// State over an open store. Inside a tokio runtime this also starts the
     /// incremental-correlation worker, which ends when the state is dropped.
     pub fn new(store: Store) -> Self {
-        let state = AppState { store: Arc::new(Mutex::new(store)), correlation: Arc::default() };
+        Self::with_ui(store, ui::UiConfig::default())
+    }
+
+    /// State over an open store with these UI settings (session lengths,
+    /// login limits, clock, time zone).
+    pub fn with_ui(store: Store, config: ui::UiConfig) -> Self {
+        let state = AppState {
+            store: Arc::new(Mutex::new(store)),
+            correlation: Arc::default(),
+            ui: Arc::new(ui::UiState::new(config)),
+        };
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(correlation_worker(Arc::downgrade(&state.store), Arc::clone(&state.correlation)));
         }
         state
+    }
+
+    /// The UI's settings and login counters.
+    pub fn ui(&self) -> &ui::UiState {
+        &self.ui
     }
 
     /// Queue gateways for incremental correlation (after an ingest).
@@ -153,6 +172,7 @@ pub fn app(state: AppState) -> Router {
         .merge(cases::router())
         .merge(ingest::router())
         .merge(operators::router())
+        .merge(ui::router())
         .fallback(error::not_found)
         .with_state(state)
 }
@@ -180,6 +200,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// The certificate.
     pub tls: TlsSource,
+    /// The review UI's settings.
+    pub ui: ui::UiConfig,
 }
 
 /// Why `serve` could not start or stopped with an error.
@@ -235,7 +257,14 @@ impl Server {
             .await
             .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.listen, source })?;
-        Ok(Server { checkpointer, listener, acceptor, state: AppState::new(store), fingerprint, local_addr })
+        Ok(Server {
+            checkpointer,
+            listener,
+            acceptor,
+            state: AppState::with_ui(store, config.ui),
+            fingerprint,
+            local_addr,
+        })
     }
 
     /// SHA-256 of the served certificate (DER), 64 lowercase hex digits.
@@ -273,7 +302,14 @@ impl Server {
                 () = &mut shutdown => break,
             };
             let acceptor = acceptor.clone();
-            let service = TowerToHyperService::new(router.clone());
+            // The UI's per-address login limit needs the peer.
+            let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+                router.clone(),
+                move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ui::ClientAddr(peer.ip()));
+                    request
+                },
+            ));
             let http = http.clone();
             // Taken now, so that shutdown also waits for handshakes under way.
             let watcher = graceful.watcher();

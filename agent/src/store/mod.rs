@@ -18,6 +18,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/0001_initial.sql")),
     ("0002_carrier", include_str!("../../migrations/0002_carrier.sql")),
+    ("0003_ui", include_str!("../../migrations/0003_ui.sql")),
 ];
 
 /// Pages of write-ahead log after which a commit checkpoints (see `configure`).

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod client;
 pub mod gen;
+pub mod ui;
 
 /// Counts rows of `table` in the store under `data`.
 pub fn count(data: &std::path::Path, table: &str) -> i64 {
