@@ -120,8 +120,11 @@ impl Netns {
         let file = File::open(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
         std::thread::scope(|s| {
             s.spawn(move || {
-                rustix::thread::move_into_link_name_space(file.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
-                    .map_err(|e| err(e.to_string()))?;
+                rustix::thread::move_into_link_name_space(
+                    file.as_fd(),
+                    Some(rustix::thread::LinkNameSpaceType::Network),
+                )
+                .map_err(|e| err(e.to_string()))?;
                 Ok(f())
             })
             .join()

@@ -118,7 +118,8 @@ fn garbage_frames() -> Vec<Vec<u8>> {
             })
             .collect()
     };
-    let mut invite = b"INVITE sip:13800138000@203.0.113.9 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bK1\r\n".to_vec();
+    let mut invite =
+        b"INVITE sip:13800138000@203.0.113.9 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bK1\r\n".to_vec();
     invite.extend(std::iter::repeat_n(b'X', 8_000));
     let mut pcap = PcapOut::new(Vec::new()).unwrap();
     for k in 0..20u64 {
@@ -139,9 +140,8 @@ fn a_goip_on_the_wire_reaches_the_agent_and_garbage_is_counted() {
     let dir = tempfile::tempdir().unwrap();
     let agent = agent_in(&ns, &dir.path().join("agent"));
     let token = add_probe(&agent.data);
-    let sources = format!(
-        "[capture]\ninterfaces = [\"v1\"]\nreport_interval_s = 0.5\n[gsmtap]\nlisten = \"{GSMTAP_LISTEN}\"\n"
-    );
+    let sources =
+        format!("[capture]\ninterfaces = [\"v1\"]\nreport_interval_s = 0.5\n[gsmtap]\nlisten = \"{GSMTAP_LISTEN}\"\n");
     let config = probe_config(dir.path(), &sources, &agent, &token, METRICS);
     let mut probe = probe_in(&ns, &config);
 
@@ -231,9 +231,8 @@ fn agent_outage_and_probe_kill_lose_nothing_and_duplicate_nothing() {
     let data = dir.path().join("agent");
     let agent = agent_in(&ns, &data);
     let token = add_probe(&data);
-    let sources = format!(
-        "[capture]\ninterfaces = [\"v1\"]\nreport_interval_s = 0.5\n[gsmtap]\nlisten = \"{GSMTAP_LISTEN}\"\n"
-    );
+    let sources =
+        format!("[capture]\ninterfaces = [\"v1\"]\nreport_interval_s = 0.5\n[gsmtap]\nlisten = \"{GSMTAP_LISTEN}\"\n");
     let config = probe_config(dir.path(), &sources, &agent, &token, METRICS);
     let mut probe = probe_in(&ns, &config);
     let lu = |list: &[String]| list.iter().map(|i| lu_request(i)).collect::<Vec<_>>();

@@ -341,7 +341,10 @@ mod tests {
             (base.replace("interfaces = [\"eth1\"]", "interfaces = [\"a/b\"]"), "capture.interfaces[0]:"),
             (base.replace("[capture]\n", "[capture]\nbuffer_mib = 0\n"), "capture.buffer_mib: 0 is not"),
             (base.replace("[heartbeat]", "[heartbeat]\nbogus = 1"), "unknown field `bogus`"),
-            (format!("{base}[board]\ntamper_clears_token = true\n"), "board.tamper_clears_token: needs agent.token_file"),
+            (
+                format!("{base}[board]\ntamper_clears_token = true\n"),
+                "board.tamper_clears_token: needs agent.token_file",
+            ),
             (base.replace("path = \"spool.db\"\n", ""), "spool.path: missing"),
         ];
         for (text, want) in table {

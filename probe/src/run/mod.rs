@@ -80,8 +80,15 @@ pub fn run(config: Config) -> Result<(), String> {
     let (tx, rx) = sync_channel::<Input>(QUEUE);
     let mut threads = Vec::new();
     for name in &config.interfaces {
-        let run = sources::open_interface(name, config.capture_method, config.socket_buffer, tx.clone(), stop.clone(), stats.clone())
-            .map_err(|e| e.to_string())?;
+        let run = sources::open_interface(
+            name,
+            config.capture_method,
+            config.socket_buffer,
+            tx.clone(),
+            stop.clone(),
+            stats.clone(),
+        )
+        .map_err(|e| e.to_string())?;
         threads.push(std::thread::Builder::new().name(format!("cap-{name}")).spawn(run).map_err(|e| e.to_string())?);
     }
     if let Some(addr) = config.gsmtap {
@@ -165,13 +172,8 @@ pub fn run(config: Config) -> Result<(), String> {
                         Ok(Input::Frames(batch)) => {
                             for (ts, data) in batch.iter() {
                                 number += 1;
-                                let frame = Frame {
-                                    number,
-                                    ts,
-                                    link: LinkType::Ethernet,
-                                    data,
-                                    orig_len: data.len() as u32,
-                                };
+                                let frame =
+                                    Frame { number, ts, link: LinkType::Ethernet, data, orig_len: data.len() as u32 };
                                 analyzer.frame(&frame);
                             }
                         }
