@@ -12,6 +12,8 @@
 //!   benign endpoints and hard negatives, with the cell side (a GSMTAP feed of the
 //!   gateways' SIMs and ordinary phones, SIP-call-to-SIM links in the truth).
 //!   `hil-tests/README.md` gives the labels schema.
+//! - [`modem`]: a Quectel EC25 or SIMCom SIM800 answering AT commands on a
+//!   pseudo-terminal, moved from cell to cell by the test (the virtual board's modem).
 //! - [`netns`]: network namespaces and veth pairs made (and removed) by tests, so
 //!   that live traffic never leaves them.
 //!
@@ -26,6 +28,7 @@
 pub mod carrier;
 pub mod cli;
 mod error;
+pub mod modem;
 pub mod netns;
 pub mod pcap;
 pub mod sim;

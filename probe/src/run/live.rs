@@ -12,8 +12,14 @@
 //! - calls are sent once each, in chunks of the calls new since the last report;
 //! - ids are deterministic per (instance, entity, version): after a restart,
 //!   the same facts give the same ids and the agent stores them once.
+//!
+//! Memory: what the reporter remembers is pruned, once it holds more than
+//! its cap ([`MAX_REMEMBERED`] by default), to what the latest snapshot
+//! still shows. An entity the analyzer has let go of and that comes back is
+//! then reported again under the same id (or, for calls, as rows the agent
+//! already has): bandwidth, never a duplicate at the agent.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use duanka_shared::events::{events_from_report, Event, EventBody, MAX_EVENT_ID_LEN};
 use duanka_shared::report::AnalysisReport;
@@ -35,33 +41,62 @@ const VOLATILE: [&str; 12] = [
     "observed",
 ];
 
-/// Per-entity versions already reported.
+/// Entries (versions, calls, ids) the reporter keeps before pruning.
+pub const MAX_REMEMBERED: usize = 2_000_000;
+
+/// Per-entity versions already reported; each entry with the report round
+/// in which the snapshot last showed it.
 #[derive(Debug)]
 pub struct Live {
     instance: String,
-    versions: HashMap<String, String>,
-    calls_sent: HashSet<(String, String, String)>,
-    emitted: HashSet<String>,
+    versions: HashMap<String, (String, u64)>,
+    calls_sent: HashMap<(String, String, String), u64>,
+    emitted: HashMap<String, u64>,
+    round: u64,
+    cap: usize,
+    forgotten: u64,
 }
 
 impl Live {
     /// A reporter for probe instance `instance` (16 hex digits).
     pub fn new(instance: &str) -> Live {
+        Live::with_cap(instance, MAX_REMEMBERED)
+    }
+
+    /// A reporter that prunes past `cap` remembered entries.
+    pub fn with_cap(instance: &str, cap: usize) -> Live {
         Live {
             instance: instance.to_string(),
             versions: HashMap::new(),
-            calls_sent: HashSet::new(),
-            emitted: HashSet::new(),
+            calls_sent: HashMap::new(),
+            emitted: HashMap::new(),
+            round: 0,
+            cap,
+            forgotten: 0,
         }
+    }
+
+    /// Entries remembered now.
+    pub fn remembered(&self) -> usize {
+        self.versions.len() + self.calls_sent.len() + self.emitted.len()
+    }
+
+    /// Entries pruned so far.
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten
     }
 
     /// The events for what changed in `snapshot` since the last call.
     pub fn changes(&mut self, snapshot: &AnalysisReport, now: &str) -> Vec<Event> {
+        self.round += 1;
+        let round = self.round;
         let mut out = Vec::new();
         for mut event in events_from_report(snapshot, &self.instance, now) {
             if let EventBody::Calls { gateway, calls } = &mut event.body {
                 let gw = gateway.clone();
-                calls.retain(|c| self.calls_sent.insert((gw.clone(), c.start.clone(), c.called.clone())));
+                calls.retain(|c| {
+                    self.calls_sent.insert((gw.clone(), c.start.clone(), c.called.clone()), round).is_none()
+                });
                 if calls.is_empty() {
                     continue;
                 }
@@ -73,15 +108,25 @@ impl Live {
                 continue;
             }
             let hash = short_hash(&material(&event.body));
-            if self.versions.get(&event.id) == Some(&hash) {
+            let entity = event.id.clone();
+            event.id = versioned(&entity, &hash);
+            // A version that comes back (A → B → A) was sent already, under this id.
+            let new_id = self.emitted.insert(event.id.clone(), round).is_none();
+            let old = self.versions.insert(entity, (hash.clone(), round));
+            if old.is_some_and(|(h, _)| h == hash) {
                 continue;
             }
-            self.versions.insert(event.id.clone(), hash.clone());
-            event.id = versioned(&event.id, &hash);
-            // A version that comes back (A → B → A) was sent already, under this id.
-            if self.emitted.insert(event.id.clone()) {
+            if new_id {
                 out.push(event);
             }
+        }
+        if self.remembered() > self.cap {
+            let before = self.remembered();
+            self.versions.retain(|_, (_, seen)| *seen == round);
+            self.calls_sent.retain(|_, seen| *seen == round);
+            self.emitted.retain(|_, seen| *seen == round);
+            self.forgotten += (before - self.remembered()) as u64;
+            tracing::debug!(forgotten = before - self.remembered(), kept = self.remembered(), "live reporter pruned");
         }
         out
     }
@@ -142,6 +187,7 @@ mod tests {
     use crate::capture::Frame;
     use crate::detect::SignatureDb;
     use crate::dissect::layers::LinkType;
+    use std::collections::HashSet;
 
     #[test]
     fn a_replayed_goip_is_reported_once_and_counters_alone_do_not_resend_it() {
@@ -182,5 +228,45 @@ mod tests {
             again.changes(&a.snapshot(), "2026-01-01T00:00:00Z").into_iter().map(|e| e.id).collect();
         let last_detection = detections.last().unwrap();
         assert!(second.contains(&last_detection.id), "{second:?}");
+    }
+
+    #[test]
+    fn past_its_cap_the_reporter_forgets_what_is_gone_and_resends_it_under_the_same_id() {
+        use crate::track::cell::fixtures::{abis, lu_request};
+        let db = SignatureDb::builtin();
+        let mut a = Analyzer::new(&db);
+        a.begin_file("live", "live", 0);
+        let (src, local) = ("192.0.2.1:40000".parse().unwrap(), "127.0.0.1:4729".parse().unwrap());
+        for (n, imsi) in ["460001111111111", "460002222222222", "460003333333333"].iter().enumerate() {
+            a.gsmtap_datagram(1_000_000 + n as u64, n as u64 + 1, src, local, &abis(0, &lu_request(imsi)));
+        }
+        let full = a.snapshot();
+        assert_eq!(full.subscribers.len(), 3);
+        let subscriber_ids = |events: &[Event]| -> Vec<String> {
+            let mut v: Vec<String> =
+                events.iter().filter(|e| e.body.kind() == "subscriber").map(|e| e.id.clone()).collect();
+            v.sort();
+            v
+        };
+        let now = "2026-01-01T00:00:00Z";
+        let mut live = Live::with_cap("0123456789abcdef", 1);
+        let first = subscriber_ids(&live.changes(&full, now));
+        assert_eq!(first.len(), 3);
+        // Two subscribers leave the snapshot: the reporter, over its cap, forgets them.
+        let mut one = full.clone();
+        one.subscribers.retain(|s| s.imsi == "460001111111111");
+        assert!(subscriber_ids(&live.changes(&one, now)).is_empty());
+        assert!(live.forgotten() >= 4, "forgot {}", live.forgotten());
+        // They come back: sent again, under the ids the agent already has.
+        let again = subscriber_ids(&live.changes(&full, now));
+        assert_eq!(again.len(), 2);
+        assert!(again.iter().all(|id| first.contains(id)), "{again:?} not in {first:?}");
+        assert!(!again.iter().any(|id| id.contains("460001111111111")), "the one still shown is not resent");
+        // Without a cap nothing is forgotten and nothing resent.
+        let mut roomy = Live::new("0123456789abcdef");
+        roomy.changes(&full, now);
+        roomy.changes(&one, now);
+        assert!(subscriber_ids(&roomy.changes(&full, now)).is_empty());
+        assert_eq!(roomy.forgotten(), 0);
     }
 }
