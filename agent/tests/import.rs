@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use duanka_agent::import::{self, ImportErrorKind, ImportOptions};
+use duanka_agent::import::{self, ImportErrorKind, ImportOptions, WriteOrder};
 use duanka_agent::store::Store;
 
 const REGISTRY_HEADER: &str =
@@ -524,4 +524,79 @@ fn the_library_imports_from_a_reader() {
     assert_eq!(err.kind(), ImportErrorKind::Rejected);
     let r = err.rejection().unwrap();
     assert_eq!((r.rows, r.bad_rows, r.errors[0].line), (1, 1, 2));
+}
+
+/// Every registry row, all columns, by IMSI.
+fn registry_dump(store: &Store) -> Vec<Vec<String>> {
+    let mut stmt = store
+        .conn()
+        .prepare(
+            "SELECT imsi, msisdn, iccid, carrier, owner_id, owner_id_kind, owner_name, outlet_id, outlet_name, \
+             channel, activated_at, import_id FROM registry ORDER BY imsi",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            (0..12)
+                .map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                .collect::<Result<Vec<String>, _>>()
+        })
+        .unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
+}
+
+/// Writing in key order (sorted, with runs spilled to disk) stores exactly
+/// what writing in file order does, counts inserts and updates the same, and
+/// refuses a file with repeated keys with the same report.
+#[test]
+fn key_order_and_file_order_store_the_same() {
+    // More rows than one sorted chunk (65,536) and a 2 MiB budget: the first
+    // chunk is spilled to a run on disk and merged with the rest in memory.
+    let n = 70_000u32;
+    // Keys in a scrambled order (a permutation of 0..n).
+    let order: Vec<u32> = (0..n).map(|i| (i * 7919) % n).collect();
+    let first = registry_file(order.iter().map(|&i| reg_row(i)));
+    // Half of them again with other owners and outlets, and new ones.
+    let second = registry_file(
+        order
+            .iter()
+            .filter(|&&i| i % 2 == 0)
+            .map(|&i| reg_row(i).replace("CMCC Outlet", "Moved Outlet").replace(&owner(i / 3), &owner(i / 3 + 500)))
+            .chain((n..n + 5_000).map(reg_row)),
+    );
+    // Repeated keys (one far from its first row), a bad row, good rows.
+    let mut rows: Vec<String> = (0..9_000).map(|i| reg_row(n + 10_000 + i)).collect();
+    rows[10] = reg_row(n + 10_000 + 8_000); // line 12, repeated at line 8,002
+    rows[20] = reg_row(n + 10_000 + 5); // line 22: repeats line 7
+    rows[30] = reg_row(1).replace(&iccid(1), "123"); // line 32: bad iccid
+    rows[8_500] = reg_row(n + 10_000 + 5); // line 8,502: repeats line 7
+    let third = registry_file(rows);
+
+    let mut outcomes = Vec::new();
+    let mut dumps = Vec::new();
+    for write in [WriteOrder::Key, WriteOrder::File] {
+        let mut store = Store::open_in_memory().unwrap();
+        let options = || ImportOptions { order: write, cache_mib: 2, ..ImportOptions::default() };
+        let a = import::registry::import_reader(&mut store, first.as_bytes(), "a.csv", options()).unwrap();
+        let b = import::registry::import_reader(&mut store, second.as_bytes(), "b.csv", options()).unwrap();
+        let c = import::registry::import_reader(&mut store, third.as_bytes(), "c.csv", options()).unwrap_err();
+        assert_eq!((a.rows, a.inserted, a.updated), (u64::from(n), u64::from(n), 0), "{write:?}");
+        assert_eq!((b.rows, b.inserted, b.updated), (u64::from(n / 2 + 5_000), 5_000, u64::from(n / 2)), "{write:?}");
+        let c = c.rejection().cloned().unwrap();
+        assert_eq!(
+            c.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            [22, 32, 8_002, 8_502],
+            "{write:?}: {:?}",
+            c.errors
+        );
+        assert_eq!(c.bad_rows, 4);
+        outcomes.push((a.sha256, b.sha256, c));
+        dumps.push(registry_dump(&store));
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+    assert_eq!(dumps[0].len(), (n + 5_000) as usize);
+    assert!(dumps[0] == dumps[1], "key order and file order stored different rows");
+    // The second file's changes are there.
+    let moved = dumps[0].iter().filter(|r| r[8].contains("Moved Outlet")).count();
+    assert_eq!(moved, (n / 2) as usize);
 }

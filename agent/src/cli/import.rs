@@ -65,6 +65,7 @@ pub(super) fn run(kind: ImportKind, args: &ImportArgs) -> anyhow::Result<u8> {
         actor: "cli".into(),
         cache_mib: args.cache_mib,
         progress: Some(Box::new(move |bytes| tick.set_position(bytes))),
+        ..ImportOptions::default()
     };
     let result = match kind {
         ImportKind::Registry => import::registry::import(&mut store, &args.file, options),

@@ -55,6 +55,8 @@ impl Sink for CdrSink {
     const TABLE: &'static str = "cdrs";
     const UPSERT_SQL: &'static str = UPSERT;
     const DUPLICATE: &'static str = "imsi, start and called repeat an earlier row of this file";
+    // The key is three columns (IMSI, start, called): written in file order.
+    const KEY_TEXT: Option<usize> = None;
     const TEXTS: usize = 5;
     const INTS: usize = 2;
 

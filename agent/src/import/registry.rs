@@ -70,6 +70,8 @@ impl Sink for RegistrySink {
     const TABLE: &'static str = "registry";
     const UPSERT_SQL: &'static str = UPSERT;
     const DUPLICATE: &'static str = "imsi repeats an earlier row of this file";
+    // The IMSI, the first string `validate` appends.
+    const KEY_TEXT: Option<usize> = Some(0);
     const TEXTS: usize = 10;
     const INTS: usize = 1;
 
