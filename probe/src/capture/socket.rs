@@ -268,6 +268,15 @@ impl Ring {
                 return if e.kind() == io::ErrorKind::Interrupted { Ok(0) } else { Err(e) };
             }
             if self.status(i).load(Ordering::Acquire) & libc::TP_STATUS_USER == 0 {
+                // An error on the socket (the interface went away…) is read,
+                // which clears it, and handed to the caller, which waits
+                // before trying again rather than spinning on it.
+                if pfd.revents & libc::POLLERR != 0 {
+                    return Err(match sockopt::socket_error(&self.fd)? {
+                        Err(e) => e.into(),
+                        Ok(()) => io::Error::other("capture socket error"),
+                    });
+                }
                 return Ok(0);
             }
         }
