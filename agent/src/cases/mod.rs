@@ -320,6 +320,29 @@ pub fn set_state(
     Ok(())
 }
 
+/// A reviewer's decision: [`set_state_in`] and its audit record
+/// (`from`, `to`, `reason`, and `via` when given), committed together.
+pub fn decide(
+    conn: &mut rusqlite::Connection,
+    id: i64,
+    to: State,
+    actor: &str,
+    reason: &str,
+    via: Option<&str>,
+) -> Result<(), CaseError> {
+    let tx = conn.transaction()?;
+    let from: Option<String> = tx.query_row("SELECT state FROM cases WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+    set_state_in(&tx, id, to, actor, reason)?;
+    let mut detail = serde_json::json!({ "from": from, "to": to.as_str(), "reason": reason.trim() });
+    if let Some(via) = via {
+        detail["via"] = serde_json::Value::from(via);
+    }
+    crate::audit::append(&tx, actor, crate::audit::Action::Decision, &format!("case:{id}"), &detail)
+        .map_err(|crate::audit::AuditError::Sqlite(e)| CaseError::Store(e))?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// [`set_state`] inside the caller's transaction (so that an audit record
 /// can commit with the decision).
 pub fn set_state_in(tx: &Transaction<'_>, id: i64, to: State, actor: &str, reason: &str) -> Result<(), CaseError> {

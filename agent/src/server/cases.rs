@@ -142,18 +142,7 @@ async fn set_state(
     let actor = format!("token:{}:{}", op.id, op.name);
     let d = state
         .db("deciding a case", move |store| {
-            let tx = store.conn_mut().transaction()?;
-            let from: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
-                "SELECT state FROM cases WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            ))?;
-            cases::set_state_in(&tx, id, to, &actor, &body.reason)?;
-            let detail =
-                serde_json::json!({ "from": from, "to": to.as_str(), "reason": body.reason.trim(), "via": "api" });
-            audit::append(&tx, &actor, Action::Decision, &format!("case:{id}"), &detail)
-                .map_err(|audit::AuditError::Sqlite(e)| CaseError::Store(e))?;
-            tx.commit()?;
+            cases::decide(store.conn_mut(), id, to, &actor, &body.reason, Some("api"))?;
             cases::show(store.conn(), id, true)
         })
         .await?

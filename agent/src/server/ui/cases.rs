@@ -287,25 +287,7 @@ pub async fn decide(
     })?;
     let actor = user.actor();
     let outcome = state
-        .db("deciding a case", move |store| -> Result<(), CaseError> {
-            let tx = store.conn_mut().transaction()?;
-            let from: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
-                "SELECT state FROM cases WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            ))?;
-            cases::set_state_in(&tx, id, to, &actor, &f.reason)?;
-            audit::append(
-                &tx,
-                &actor,
-                Action::Decision,
-                &format!("case:{id}"),
-                &json!({ "from": from, "to": to.as_str(), "reason": f.reason.trim() }),
-            )
-            .map_err(|audit::AuditError::Sqlite(e)| CaseError::Store(e))?;
-            tx.commit()?;
-            Ok(())
-        })
+        .db("deciding a case", move |store| cases::decide(store.conn_mut(), id, to, &actor, &f.reason, None))
         .await?;
     match outcome {
         Ok(()) => {
