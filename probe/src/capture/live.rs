@@ -49,10 +49,18 @@ impl FrameBatch {
     }
 
     fn push(&mut self, ts: Micros, frame: &[u8]) {
-        // Frames are at most 64 KiB (the read buffer), batches hold 256: offsets fit.
-        let start = self.data.len() as u32;
-        self.data.extend_from_slice(frame);
-        self.frames.push((ts, start, frame.len() as u32));
+        self.push_parts(ts, &[frame]);
+    }
+
+    /// One frame written from `parts`, in order (no intermediate copy).
+    fn push_parts(&mut self, ts: Micros, parts: &[&[u8]]) {
+        // A batch holds at most one ring block (256 KiB) or 256 frames of at
+        // most 64 KiB: offsets fit in 32 bits.
+        let start = self.data.len();
+        for part in parts {
+            self.data.extend_from_slice(part);
+        }
+        self.frames.push((ts, start as u32, (self.data.len() - start) as u32));
     }
 
     /// Frames in the batch.
@@ -207,12 +215,8 @@ fn add_kernel_stats(stats: &SourceStats, read: std::io::Result<KernelStats>) {
 fn push_frame(batch: &mut FrameBatch, f: &RingFrame<'_>) {
     match f.vlan {
         Some((tpid, tci)) if f.data.len() >= 12 => {
-            let mut tagged = Vec::with_capacity(f.data.len() + 4);
-            tagged.extend_from_slice(&f.data[..12]);
-            tagged.extend_from_slice(&tpid.to_be_bytes());
-            tagged.extend_from_slice(&tci.to_be_bytes());
-            tagged.extend_from_slice(&f.data[12..]);
-            batch.push(f.ts, &tagged);
+            let (macs, rest) = f.data.split_at(12);
+            batch.push_parts(f.ts, &[macs, &tpid.to_be_bytes(), &tci.to_be_bytes(), rest]);
         }
         _ => batch.push(f.ts, f.data),
     }
@@ -335,4 +339,22 @@ pub fn open_gsmtap(
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tag_the_kernel_took_off_goes_back_after_the_mac_addresses() {
+        let frame: Vec<u8> = (0u8..20).collect();
+        let mut batch = FrameBatch::default();
+        push_frame(&mut batch, &RingFrame { ts: 7, data: &frame, wire_len: 20, vlan: Some((0x8100, 42)) });
+        push_frame(&mut batch, &RingFrame { ts: 8, data: &frame, wire_len: 20, vlan: None });
+        let got: Vec<(Micros, Vec<u8>)> = batch.iter().map(|(ts, d)| (ts, d.to_vec())).collect();
+        let mut tagged = frame[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 42]);
+        tagged.extend_from_slice(&frame[12..]);
+        assert_eq!(got, vec![(7, tagged), (8, frame)]);
+    }
 }
