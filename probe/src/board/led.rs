@@ -11,6 +11,7 @@
 //!
 //! | status                         | pattern                  |
 //! |--------------------------------|--------------------------|
+//! | enclosure open (tamper switch) | [`Pattern::Alarm`] (two flashes a second), whether capturing or not |
 //! | a detection not yet acknowledged | [`Pattern::Solid`]     |
 //! | uplink to the agent down       | [`Pattern::FastBlink`] (5 Hz) |
 //! | capturing, all well            | [`Pattern::Heartbeat`] (a short blink every 2 s) |
@@ -28,6 +29,10 @@ pub const HEARTBEAT_ON_MS: u64 = 100;
 pub const FAST_BLINK_PERIOD_MS: u64 = 200;
 /// How long the LED is lit in each fast-blink period, ms.
 pub const FAST_BLINK_ON_MS: u64 = 100;
+/// Period of [`Pattern::Alarm`], ms: two [`ALARM_FLASH_MS`] flashes, then dark.
+pub const ALARM_PERIOD_MS: u64 = 1_000;
+/// Length of each flash of [`Pattern::Alarm`] and of the gap between the two, ms.
+pub const ALARM_FLASH_MS: u64 = 100;
 
 /// Errors of the LED driver.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +52,8 @@ pub struct BoardStatus {
     pub uplink_up: bool,
     /// A detection was made that nobody has acknowledged yet.
     pub unacknowledged_detection: bool,
+    /// The tamper switch says the enclosure is open.
+    pub tamper_open: bool,
 }
 
 /// A blink pattern.
@@ -60,12 +67,16 @@ pub enum Pattern {
     FastBlink,
     /// Lit.
     Solid,
+    /// Two [`ALARM_FLASH_MS`] flashes every [`ALARM_PERIOD_MS`]: the enclosure is open.
+    Alarm,
 }
 
 impl Pattern {
     /// The pattern for a status (priorities in the module docs).
     pub fn for_status(status: BoardStatus) -> Pattern {
-        if !status.capturing {
+        if status.tamper_open {
+            Pattern::Alarm
+        } else if !status.capturing {
             // A stopped probe shows nothing: whatever it showed is no longer current.
             Pattern::Off
         } else if status.unacknowledged_detection {
@@ -86,6 +97,10 @@ impl Pattern {
             Pattern::Solid => true,
             Pattern::Heartbeat => elapsed_ms % HEARTBEAT_PERIOD_MS < HEARTBEAT_ON_MS,
             Pattern::FastBlink => elapsed_ms % FAST_BLINK_PERIOD_MS < FAST_BLINK_ON_MS,
+            Pattern::Alarm => {
+                let phase = elapsed_ms % ALARM_PERIOD_MS;
+                phase < ALARM_FLASH_MS || (2 * ALARM_FLASH_MS..3 * ALARM_FLASH_MS).contains(&phase)
+            }
         }
     }
 }
@@ -184,7 +199,7 @@ mod tests {
     use super::*;
 
     fn status(capturing: bool, uplink_up: bool, unacknowledged_detection: bool) -> BoardStatus {
-        BoardStatus { capturing, uplink_up, unacknowledged_detection }
+        BoardStatus { capturing, uplink_up, unacknowledged_detection, tamper_open: false }
     }
 
     #[test]
@@ -196,6 +211,8 @@ mod tests {
             (status(true, false, false), Pattern::FastBlink),
             (status(true, false, true), Pattern::Solid),
             (status(true, true, true), Pattern::Solid),
+            (BoardStatus { tamper_open: true, ..status(true, true, true) }, Pattern::Alarm),
+            (BoardStatus { tamper_open: true, ..status(false, false, false) }, Pattern::Alarm),
         ];
         for (s, want) in table {
             assert_eq!(Pattern::for_status(s), want, "{s:?}");
@@ -211,6 +228,14 @@ mod tests {
             (Pattern::Heartbeat, 1_999, false),
             (Pattern::Heartbeat, 2_000, true),
             (Pattern::Heartbeat, 2_100, false),
+            (Pattern::Alarm, 0, true),
+            (Pattern::Alarm, 99, true),
+            (Pattern::Alarm, 100, false),
+            (Pattern::Alarm, 200, true),
+            (Pattern::Alarm, 299, true),
+            (Pattern::Alarm, 300, false),
+            (Pattern::Alarm, 999, false),
+            (Pattern::Alarm, 1_000, true),
             (Pattern::FastBlink, 0, true),
             (Pattern::FastBlink, 99, true),
             (Pattern::FastBlink, 100, false),

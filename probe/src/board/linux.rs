@@ -11,6 +11,10 @@
 //!   most [`SERIAL_READ_TIMEOUT_MS`] so an idle line does not spin the CPU;
 //!   the modem driver's own deadline still bounds each command.
 //!
+//! - With `gpio = "files"`, the LED and tamper lines are files in the
+//!   `gpiochip` directory instead ([`super::files`]): the simulated pins of
+//!   the virtual board, for machines without GPIO. Everything else is the same.
+//!
 //! Pin polarity is handled by the drivers ([`ActiveLevel`]), never with the
 //! kernel's `ACTIVE_LOW` request flag: `CdevPin` inverts again for lines
 //! that carry that flag, and the two would cancel out.
@@ -20,10 +24,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use embedded_hal::digital::{ErrorKind, ErrorType, InputPin, OutputPin};
 use linux_embedded_hal::gpio_cdev::{Chip, Line, LineRequestFlags};
 use linux_embedded_hal::{serialport, CdevPin, Serial};
 use serde::{Deserialize, Serialize};
 
+use super::files::{FileInputPin, FileOutputPin};
 use super::{ActiveLevel, Board, Led, Modem, ModemConfig, NbSerial, StdClock, Tamper};
 
 /// The consumer name the GPIO lines are requested under (shown by `gpioinfo`).
@@ -37,13 +43,39 @@ pub const DEFAULT_MODEM_POLL_S: u64 = 30;
 /// Longest a single serial read waits for a byte, ms.
 pub const SERIAL_READ_TIMEOUT_MS: u64 = 20;
 
+/// How the LED and tamper lines are reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GpioBackend {
+    /// The kernel's GPIO character device (`gpiochip` is `/dev/gpiochipN`;
+    /// also what a gpio-sim chip appears as).
+    #[default]
+    Cdev,
+    /// Simulated pins: one file per line in the directory `gpiochip`
+    /// (see [`super::files`]).
+    Files,
+}
+
+impl GpioBackend {
+    /// `cdev` or `files`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GpioBackend::Cdev => "cdev",
+            GpioBackend::Files => "files",
+        }
+    }
+}
+
 /// Where the board's parts are (`[board]` in the probe's TOML config).
 ///
 /// A part whose line or path is not set is absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BoardConfig {
-    /// GPIO character device holding the LED and tamper lines.
+    /// How the GPIO lines are reached.
+    pub gpio: GpioBackend,
+    /// GPIO character device holding the LED and tamper lines (with
+    /// `gpio = "files"`, the directory of line files).
     pub gpiochip: PathBuf,
     /// Name of the status LED's line.
     pub led_line: Option<String>,
@@ -71,6 +103,7 @@ pub struct BoardConfig {
 impl Default for BoardConfig {
     fn default() -> Self {
         BoardConfig {
+            gpio: GpioBackend::Cdev,
             gpiochip: PathBuf::from(DEFAULT_GPIOCHIP),
             led_line: None,
             led_active_low: false,
@@ -86,7 +119,73 @@ impl Default for BoardConfig {
 }
 
 /// The board as opened on Linux.
-pub type LinuxBoard = Board<Led<CdevPin>, Tamper<CdevPin>, Modem<NbSerial<Serial>, StdClock>>;
+pub type LinuxBoard = Board<Led<Pin<FileOutputPin>>, Tamper<Pin<FileInputPin>>, Modem<NbSerial<Serial>, StdClock>>;
+
+/// A GPIO line from either backend.
+pub enum Pin<F> {
+    /// A line of a GPIO character device.
+    Cdev(CdevPin),
+    /// A simulated line ([`super::files`]).
+    File(F),
+}
+
+impl<F: std::fmt::Debug> std::fmt::Debug for Pin<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // CdevPin has no Debug of its own.
+            Pin::Cdev(_) => f.write_str("Pin::Cdev"),
+            Pin::File(p) => f.debug_tuple("Pin::File").field(p).finish(),
+        }
+    }
+}
+
+/// A pin operation failed (the backend's message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PinError(String);
+
+impl embedded_hal::digital::Error for PinError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Other
+    }
+}
+
+fn pin_error<E: std::fmt::Debug>(e: E) -> PinError {
+    PinError(format!("{e:?}"))
+}
+
+impl<F> ErrorType for Pin<F> {
+    type Error = PinError;
+}
+
+impl OutputPin for Pin<FileOutputPin> {
+    fn set_low(&mut self) -> Result<(), PinError> {
+        match self {
+            Pin::Cdev(p) => p.set_low().map_err(pin_error),
+            Pin::File(p) => p.set_low().map_err(|e| PinError(e.to_string())),
+        }
+    }
+
+    fn set_high(&mut self) -> Result<(), PinError> {
+        match self {
+            Pin::Cdev(p) => p.set_high().map_err(pin_error),
+            Pin::File(p) => p.set_high().map_err(|e| PinError(e.to_string())),
+        }
+    }
+}
+
+impl InputPin for Pin<FileInputPin> {
+    fn is_high(&mut self) -> Result<bool, PinError> {
+        match self {
+            Pin::Cdev(p) => p.is_high().map_err(pin_error),
+            Pin::File(p) => p.is_high().map_err(|e| PinError(e.to_string())),
+        }
+    }
+
+    fn is_low(&mut self) -> Result<bool, PinError> {
+        self.is_high().map(|h| !h)
+    }
+}
 
 /// Why the board could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -134,30 +233,18 @@ pub enum OpenError {
 ///
 /// The LED starts dark. Nothing is sent to the modem yet (see [`Board::init_modem`]).
 pub fn open(config: &BoardConfig) -> Result<LinuxBoard, OpenError> {
-    let mut chip = match (&config.led_line, &config.tamper_line) {
-        (None, None) => None,
-        _ => Some(
-            Chip::new(&config.gpiochip)
-                .map_err(|e| OpenError::Chip { path: config.gpiochip.clone(), message: e.to_string() })?,
-        ),
+    let (led, tamper) = match config.gpio {
+        GpioBackend::Cdev => open_cdev_lines(config)?,
+        GpioBackend::Files => open_file_lines(config)?,
     };
-    let led = match (&mut chip, &config.led_line) {
-        (Some(chip), Some(name)) => {
-            let dark = u8::from(config.led_active_low);
-            let pin = request(chip, &config.gpiochip, name, LineRequestFlags::OUTPUT, dark)?;
-            let lit = if config.led_active_low { ActiveLevel::Low } else { ActiveLevel::High };
-            Some(Led::new(pin).with_lit_level(lit))
-        }
-        _ => None,
-    };
-    let tamper = match (&mut chip, &config.tamper_line) {
-        (Some(chip), Some(name)) => {
-            let pin = request(chip, &config.gpiochip, name, LineRequestFlags::INPUT, 0)?;
-            let open_level = if config.tamper_active_low { ActiveLevel::Low } else { ActiveLevel::High };
-            Some(Tamper::new(pin, open_level))
-        }
-        _ => None,
-    };
+    let led = led.map(|pin| {
+        let lit = if config.led_active_low { ActiveLevel::Low } else { ActiveLevel::High };
+        Led::new(pin).with_lit_level(lit)
+    });
+    let tamper = tamper.map(|pin| {
+        let open_level = if config.tamper_active_low { ActiveLevel::Low } else { ActiveLevel::High };
+        Tamper::new(pin, open_level)
+    });
     let modem = match &config.modem_path {
         Some(path) => {
             let serial = open_serial(path, config.modem_baud)?;
@@ -170,6 +257,47 @@ pub fn open(config: &BoardConfig) -> Result<LinuxBoard, OpenError> {
         None => None,
     };
     Ok(Board::new(led, tamper, modem))
+}
+
+/// The LED and tamper lines (either may be absent), as the pins' types.
+type Lines = (Option<Pin<FileOutputPin>>, Option<Pin<FileInputPin>>);
+
+fn open_cdev_lines(config: &BoardConfig) -> Result<Lines, OpenError> {
+    if config.led_line.is_none() && config.tamper_line.is_none() {
+        return Ok((None, None));
+    }
+    let mut chip = Chip::new(&config.gpiochip)
+        .map_err(|e| OpenError::Chip { path: config.gpiochip.clone(), message: e.to_string() })?;
+    let led = match &config.led_line {
+        Some(name) => {
+            let dark = u8::from(config.led_active_low);
+            Some(Pin::Cdev(request(&mut chip, &config.gpiochip, name, LineRequestFlags::OUTPUT, dark)?))
+        }
+        None => None,
+    };
+    let tamper = match &config.tamper_line {
+        Some(name) => Some(Pin::Cdev(request(&mut chip, &config.gpiochip, name, LineRequestFlags::INPUT, 0)?)),
+        None => None,
+    };
+    Ok((led, tamper))
+}
+
+fn open_file_lines(config: &BoardConfig) -> Result<Lines, OpenError> {
+    let dir = &config.gpiochip;
+    let line_error =
+        |name: &str, message: String| OpenError::Line { chip: dir.clone(), line: name.to_string(), message };
+    let led = match &config.led_line {
+        Some(name) => {
+            let dark_high = config.led_active_low;
+            Some(Pin::File(FileOutputPin::open(dir, name, dark_high).map_err(|e| line_error(name, e.to_string()))?))
+        }
+        None => None,
+    };
+    let tamper = match &config.tamper_line {
+        Some(name) => Some(Pin::File(FileInputPin::open(dir, name).map_err(|e| line_error(name, e.to_string()))?)),
+        None => None,
+    };
+    Ok((led, tamper))
 }
 
 fn request(
@@ -250,6 +378,45 @@ mod tests {
     }
 
     #[test]
+    fn file_lines_drive_the_led_and_read_the_switch() {
+        use embedded_hal::digital::{InputPin as _, OutputPin as _};
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("case-open"), "0\n").unwrap();
+        let config = BoardConfig {
+            gpio: GpioBackend::Files,
+            gpiochip: dir.path().to_path_buf(),
+            led_line: Some("status-led".into()),
+            led_active_low: true,
+            tamper_line: Some("case-open".into()),
+            ..BoardConfig::default()
+        };
+        let board = open(&config).expect("the simulated lines");
+        // Active low: the dark LED is a high line.
+        assert_eq!(std::fs::read_to_string(dir.path().join("status-led")).unwrap(), "1\n");
+        let (led, tamper, _) = board.release();
+        let mut led = led.unwrap().release();
+        led.set_low().unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("status-led")).unwrap(), "0\n");
+        let mut tamper = tamper.unwrap().release();
+        assert!(!tamper.is_high().unwrap());
+        std::fs::write(dir.path().join("case-open"), "1\n").unwrap();
+        assert!(tamper.is_high().unwrap());
+    }
+
+    #[test]
+    fn a_missing_simulated_line_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = BoardConfig {
+            gpio: GpioBackend::Files,
+            gpiochip: dir.path().to_path_buf(),
+            tamper_line: Some("case-open".into()),
+            ..BoardConfig::default()
+        };
+        let message = open(&config).err().expect("no such line file").to_string();
+        assert!(message.contains("\"case-open\"") && message.contains(&dir.path().display().to_string()), "{message}");
+    }
+
+    #[test]
     fn empty_config_opens_no_board() {
         let board = open(&BoardConfig::default()).expect("nothing to open");
         assert!(!board.is_present());
@@ -279,5 +446,8 @@ mod tests {
             }
         );
         assert!(toml::from_str::<BoardConfig>("led_pin = 3").is_err(), "unknown keys are refused");
+        let sim: BoardConfig = toml::from_str("gpio = \"files\"\ngpiochip = \"/run/duanka-board\"").unwrap();
+        assert_eq!(sim.gpio, GpioBackend::Files);
+        assert!(toml::from_str::<BoardConfig>("gpio = \"sysfs\"").is_err(), "unknown backends are refused");
     }
 }

@@ -14,6 +14,8 @@
 //! - `linux` (feature `linux-board`, on by default): opens the real GPIO
 //!   lines and tty with linux-embedded-hal. Only that file names
 //!   linux-embedded-hal types.
+//! - [`files`]: GPIO lines as files, the simulated pins of the virtual board
+//!   (`[board] gpio = "files"`) on machines with no GPIO.
 //!
 //! [`Board`] holds the three as `Option`s: a probe on a plain server has no
 //! board at all, a small board may lack a part. It drives the LED and the
@@ -21,6 +23,7 @@
 //! heartbeat carries ([`BoardHealth`]), and keeps hardware faults as
 //! [`Fault`]s instead of stopping the probe: a broken LED must not end a capture.
 
+pub mod files;
 pub mod led;
 #[cfg(feature = "linux-board")]
 pub mod linux;
@@ -249,7 +252,8 @@ where
     S: embedded_io::Read + embedded_io::Write,
     C: Clock,
 {
-    /// Tells the LED what the probe is doing.
+    /// Tells the LED what the probe is doing (whether the enclosure is
+    /// open, [`Board::tick`] takes from the board's own tamper switch).
     pub fn set_status(&mut self, status: BoardStatus) {
         if let Some(led) = &mut self.led {
             led.set_state(status);
@@ -272,6 +276,9 @@ where
             Some(result) => self.record(Part::Tamper, now_ms, result).flatten(),
             None => None,
         };
+        if let (Some(led), Some(tamper)) = (&mut self.led, &self.tamper) {
+            led.set_state(BoardStatus { tamper_open: tamper.is_open(), ..led.status() });
+        }
         if let Some(result) = self.led.as_mut().map(|l| l.tick(now_ms)) {
             self.record(Part::Led, now_ms, result);
         }
@@ -335,7 +342,7 @@ mod tests {
     type TestBoard = Board<Led<PinMock>, Tamper<PinMock>, Modem<NbSerial<SerialMock<u8>>, StepClock>>;
 
     fn running() -> BoardStatus {
-        BoardStatus { capturing: true, uplink_up: true, unacknowledged_detection: false }
+        BoardStatus { capturing: true, uplink_up: true, ..BoardStatus::default() }
     }
 
     #[test]
@@ -353,7 +360,8 @@ mod tests {
 
     #[test]
     fn tick_reports_tamper_and_drives_led() {
-        let mut led_pin = PinMock::new(&[PinT::set(State::High), PinT::set(State::Low)]);
+        // Heartbeat lit at 0, dark at 100; the alarm's first flash at 150.
+        let mut led_pin = PinMock::new(&[PinT::set(State::High), PinT::set(State::Low), PinT::set(State::High)]);
         let mut tamper_pin = PinMock::new(&[
             PinT::get(State::Low),  // t=0 closed
             PinT::get(State::Low),  // t=50 closed settles
@@ -373,6 +381,7 @@ mod tests {
             (100, "tamper", "enclosure opened")
         );
         assert_eq!(board.health(), BoardHealth::Tamper);
+        assert_eq!(board.led_mut().unwrap().pattern(), Pattern::Alarm, "the LED shows the open enclosure");
         let (led, tamper, modem) = board.release();
         assert!(modem.is_none());
         led.unwrap().release();

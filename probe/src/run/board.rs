@@ -103,6 +103,9 @@ pub fn start(config: &BoardConfig, ctx: Context) -> Vec<JoinHandle<()>> {
             return Vec::new();
         }
     };
+    if config.led_line.is_some() || config.tamper_line.is_some() {
+        tracing::info!(gpio = config.gpio.as_str(), chip = %config.gpiochip.display(), "board: GPIO lines open");
+    }
     let (led, tamper, modem) = board.release();
     let mut threads = Vec::new();
     if led.is_some() || tamper.is_some() {
@@ -135,6 +138,7 @@ fn panel_loop(mut board: LinuxBoard, ctx: &Context) {
             uplink_up: ctx.uplink.get() == UplinkState::Up,
             unacknowledged_detection: ctx.detections.load(Ordering::Relaxed)
                 > ctx.shared.acknowledged.load(Ordering::Relaxed),
+            tamper_open: false,
         });
         if let Some(t) = board.tick(now_ms) {
             alarms += 1;
