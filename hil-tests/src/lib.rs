@@ -16,6 +16,14 @@
 //!   pseudo-terminal, moved from cell to cell by the test (the virtual board's modem).
 //! - [`netns`]: network namespaces and veth pairs made (and removed) by tests, so
 //!   that live traffic never leaves them.
+//! - [`board`]: the board under test: the virtual board's GPIO (gpio-sim, or
+//!   simulated line files) with the test's end of each line, the LED pattern
+//!   recorder, and a real board named by `DUANKA_HIL_*` variables.
+//! - [`lab`]: the HIL suite's network (upstream, core, gateway and lan namespaces)
+//!   with sipp endpoints: a GoIP gateway with its control plane, the overseas
+//!   softswitch feeding it, and legitimate traffic (PBX trunk, dialler, softphones).
+//! - [`harness`]: the real `duanka-agent` and `duanka-probe` processes and what
+//!   tests read back from them.
 //!
 //! ```
 //! use duanka_hil::{generate, SimConfig};
@@ -25,9 +33,12 @@
 //! assert!(truth.simboxes().count() >= 1);
 //! ```
 
+pub mod board;
 pub mod carrier;
 pub mod cli;
 mod error;
+pub mod harness;
+pub mod lab;
 pub mod modem;
 pub mod netns;
 pub mod pcap;

@@ -68,6 +68,7 @@ struct State {
     echo: bool,
     commands: Vec<String>,
     pending: Vec<u8>,
+    unsolicited: usize,
 }
 
 /// The emulator; stops when dropped.
@@ -100,6 +101,7 @@ impl ModemEmulator {
             echo: true,
             commands: Vec::new(),
             pending: Vec::new(),
+            unsolicited: 0,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -126,7 +128,14 @@ impl ModemEmulator {
                 (None, _) => "\r\n+CREG: 2\r\n".to_string(),
             };
             s.pending.extend_from_slice(line.as_bytes());
+            s.unsolicited += 1;
         }
+    }
+
+    /// How many unsolicited `+CREG:` lines the emulator has announced (each
+    /// is written before the next reply).
+    pub fn unsolicited(&self) -> usize {
+        self.state.lock().unwrap().unsolicited
     }
 
     /// The commands received so far, in order.

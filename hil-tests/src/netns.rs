@@ -104,6 +104,43 @@ impl Netns {
         Ok(())
     }
 
+    /// Makes the veth pair `name` (here) ↔ `peer_name` (in `peer`), both up,
+    /// with `mtu`: a cable between two namespaces.
+    pub fn veth_to(&self, name: &str, peer: &Netns, peer_name: &str, mtu: u32) -> Result<(), NetnsError> {
+        ip(&[
+            "link", "add", name, "netns", &self.name, "type", "veth", "peer", "name", peer_name, "netns", &peer.name,
+        ])?;
+        let mtu = mtu.to_string();
+        self.ip(&["link", "set", name, "mtu", &mtu, "up"])?;
+        peer.ip(&["link", "set", peer_name, "mtu", &mtu, "up"])
+    }
+
+    /// Gives interface `dev` the address `cidr` (e.g. `10.0.0.1/24`).
+    pub fn addr(&self, dev: &str, cidr: &str) -> Result<(), NetnsError> {
+        self.ip(&["addr", "add", cidr, "dev", dev])
+    }
+
+    /// Runs `f` on a new thread, detached, that has joined the namespace
+    /// (for a server or a sender that runs beside the test).
+    pub fn spawn<F: FnOnce() + Send + 'static>(&self, f: F) -> Result<std::thread::JoinHandle<()>, NetnsError> {
+        let path = PathBuf::from("/run/netns").join(&self.name);
+        let err = |message: String| NetnsError::Enter { name: self.name.clone(), message };
+        let file = File::open(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+        let name = self.name.clone();
+        std::thread::Builder::new()
+            .name(format!("in-{name}"))
+            .spawn(move || {
+                match rustix::thread::move_into_link_name_space(
+                    file.as_fd(),
+                    Some(rustix::thread::LinkNameSpaceType::Network),
+                ) {
+                    Ok(()) => f(),
+                    Err(e) => panic!("cannot enter network namespace {name}: {e}"),
+                }
+            })
+            .map_err(|e| err(e.to_string()))
+    }
+
     /// A command running `program` inside the namespace.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new("ip");

@@ -1,7 +1,10 @@
 //! `duanka-probe run` as a real process against a real `duanka-agent serve`,
 //! all on loopback: GSMTAP datagrams (good, garbage and oversized) reach the
 //! agent as events, the probe keeps running and counts the bad ones in
-//! `/metrics`, and SIGTERM stops it cleanly within 5 s.
+//! `/metrics`, and SIGTERM stops it cleanly within 5 s; config errors.
+//!
+//! Live capture, the board and faults are the HIL suite's
+//! (`hil-tests/tests/hil.rs`).
 
 mod common;
 
@@ -63,57 +66,4 @@ fn config_errors_name_the_key_and_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("agent.fingerprint: missing"), "{err}");
-}
-
-/// The probe's latest heartbeat as the agent stored it.
-fn last_heartbeat(data: &std::path::Path) -> Option<serde_json::Value> {
-    let db = rusqlite::Connection::open(data.join("agent.db")).unwrap();
-    db.busy_timeout(Duration::from_secs(5)).unwrap();
-    let json: Option<String> =
-        db.query_row("SELECT heartbeat_json FROM probes WHERE name = 'edge-1'", [], |r| r.get(0)).ok().flatten();
-    json.map(|j| serde_json::from_str::<serde_json::Value>(&j).unwrap()["heartbeat"].clone())
-}
-
-fn wait_for_cell(data: &std::path::Path, cell_id: u64) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let hb = last_heartbeat(data);
-        if let Some(hb) = &hb {
-            if hb["own_cell"]["cell_id"] == cell_id {
-                return hb.clone();
-            }
-        }
-        assert!(Instant::now() < deadline, "own cell {cell_id:#x} never reached the agent; last heartbeat {hb:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-#[test]
-fn the_modem_s_own_cell_reaches_the_agent_and_follows_a_move() {
-    use duanka_hil::modem::{Cell, Model, ModemEmulator};
-    let modem = ModemEmulator::start(Model::QuectelEc25, Some(Cell::china_mobile(0x2A3B, 0x1A2D001))).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let agent = start_agent(&dir.path().join("agent"));
-    let token = add_probe(&agent.data);
-    let gsmtap_port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let sources = format!(
-        "[gsmtap]\nlisten = \"127.0.0.1:{gsmtap_port}\"\n[board]\nmodem_path = \"{}\"\nmodem_poll_s = 1\n",
-        modem.path().display()
-    );
-    let metrics_addr = format!("127.0.0.1:{}", free_port());
-    let config = probe_config(dir.path(), &sources, &agent, &token, &metrics_addr);
-    let _probe = start_probe(Command::new(env!("CARGO_BIN_EXE_duanka-probe")), &config);
-
-    let hb = wait_for_cell(&agent.data, 0x1A2D001);
-    assert_eq!(hb["own_cell"]["rat"], "lte", "{hb}");
-    assert_eq!(hb["own_cell"]["mcc"], 460, "{hb}");
-    assert_eq!(hb["own_cell"]["lac"], 0x2A3B, "{hb}");
-    assert_eq!(hb["board"], "ok", "{hb}");
-    // The modem moves: the next readings carry the new cell.
-    modem.set_cell(Some(Cell::china_mobile(0x2A3C, 0x1A2D002)));
-    let hb = wait_for_cell(&agent.data, 0x1A2D002);
-    assert_eq!(hb["own_cell"]["lac"], 0x2A3C, "{hb}");
-    let sent = modem.commands();
-    assert!(sent.iter().any(|c| c == "AT+CREG=2"), "location reports asked for: {sent:?}");
-    assert!(sent.iter().filter(|c| c.eq_ignore_ascii_case("AT+QENG=\"servingcell\"")).count() >= 2, "{sent:?}");
 }
