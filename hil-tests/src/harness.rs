@@ -339,12 +339,20 @@ impl Probe {
 }
 
 /// Starts `duanka-probe run --config CONFIG` through `command` (which runs
-/// the probe binary) and waits until it serves metrics (its last start-up line).
+/// the probe binary) and waits until it serves metrics (its last start-up
+/// line). Its log goes to CONFIG with the extension `.log`.
 pub fn start_probe(mut command: Command, config: &Path) -> Probe {
+    // Its log beside its config, appended across restarts, and shown if it fails to start.
+    let log = config.with_extension("log");
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .unwrap_or_else(|e| panic!("{}: {e}", log.display()));
     let mut child = command
         .args(["run", "--config", config.to_str().expect("a UTF-8 path")])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start the probe: {e}"));
     let mut out = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
@@ -352,7 +360,11 @@ pub fn start_probe(mut command: Command, config: &Path) -> Probe {
         match out.next() {
             Some(Ok(line)) if line.starts_with("metrics on") => break,
             Some(Ok(_)) => {}
-            _ => panic!("the probe ended before serving metrics: {:?}", child.wait()),
+            _ => panic!(
+                "the probe ended before serving metrics ({:?}): {}",
+                child.wait(),
+                std::fs::read_to_string(&log).unwrap_or_default().trim()
+            ),
         }
     }
     std::thread::spawn(move || for _ in out {});

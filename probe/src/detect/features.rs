@@ -181,6 +181,8 @@ impl Network {
 pub struct Numbering {
     domestic_mobile: Regex,
     home_networks: Vec<Network>,
+    /// The operator's own SIP servers: behaviour is not judged for them.
+    own_servers: Vec<Network>,
     /// Received calls needed before statistical features are evaluated.
     pub min_calls: u64,
     /// Calls shorter than this (seconds) count as short.
@@ -200,6 +202,11 @@ impl Numbering {
     pub fn is_home(&self, ip: IpAddr) -> Option<bool> {
         (!self.home_networks.is_empty()).then(|| self.home_networks.iter().any(|n| n.contains(ip)))
     }
+
+    /// Whether `ip` is one of the operator's own SIP servers (`own_servers`).
+    pub fn is_own_server(&self, ip: IpAddr) -> bool {
+        self.own_servers.iter().any(|n| n.contains(ip))
+    }
 }
 
 impl Default for Numbering {
@@ -208,6 +215,7 @@ impl Default for Numbering {
             // China: 1[3-9] and nine more digits, optionally with the country code.
             domestic_mobile: Regex::new(r"^(?:0{0,2}86)?1[3-9][0-9]{9}$").expect("valid default pattern"),
             home_networks: Vec::new(),
+            own_servers: Vec::new(),
             min_calls: 8,
             short_call_s: 60.0,
         }
@@ -221,6 +229,8 @@ pub(crate) struct NumberingRepr {
     domestic_mobile: Option<String>,
     #[serde(default)]
     home_networks: Vec<String>,
+    #[serde(default)]
+    own_servers: Vec<String>,
     min_calls: Option<u64>,
     short_call_s: Option<f64>,
 }
@@ -236,6 +246,11 @@ impl NumberingRepr {
             .home_networks
             .iter()
             .map(|s| Network::parse(s).map_err(|e| format!("[behaviour] home_networks: {e}")))
+            .collect::<Result<_, _>>()?;
+        n.own_servers = self
+            .own_servers
+            .iter()
+            .map(|s| Network::parse(s).map_err(|e| format!("[behaviour] own_servers: {e}")))
             .collect::<Result<_, _>>()?;
         if let Some(m) = self.min_calls {
             n.min_calls = m.max(1);
@@ -320,8 +335,14 @@ pub fn evaluate(features: &[Feature], numbering: &Numbering, host: &Host) -> Vec
     let t = &b.terminated;
     let enough = t.calls >= numbering.min_calls;
     let accounts = host.accounts.len() as u64;
+    // An operator's SBC or softswitch terminates calls to mobiles as a
+    // gateway does: its behaviour says nothing. Its protocol still does.
+    let own_server = numbering.is_own_server(host.addr);
     let mut hits = Vec::new();
     for (index, f) in features.iter().enumerate() {
+        if own_server && f.kind.id().starts_with("behaviour.") {
+            continue;
+        }
         // (observed value, its text) or None when the feature cannot be judged.
         let value: Option<(f64, String)> = match f.kind {
             FeatureKind::TerminatesOnly => enough.then(|| {
@@ -541,5 +562,26 @@ mod tests {
             callee_is_domestic_mobile: true,
         });
         assert!(evaluate(&features(), &numbering, &quiet).is_empty(), "one call is not enough to judge");
+
+        // The same calls at one of the operator's own servers: behaviour is not judged there.
+        let own = Numbering { own_servers: vec![Network::parse("192.0.2.0/28").unwrap()], ..numbering.clone() };
+        assert!(own.is_own_server("192.0.2.1".parse().unwrap()));
+        assert!(!own.is_own_server("192.0.2.17".parse().unwrap()));
+        assert!(evaluate(&features(), &own, &h).is_empty(), "no behaviour feature for an own server");
+        h.goip_keepalives = 3;
+        let fired: Vec<&str> =
+            evaluate(&features(), &own, &h).iter().map(|hit| features()[hit.index].kind.id()).collect();
+        assert_eq!(fired, ["goip.control_plane"], "its protocol still counts");
+    }
+
+    #[test]
+    fn own_servers_are_parsed_and_bad_ones_named() {
+        let repr: NumberingRepr = toml::from_str("own_servers = [\"198.51.100.20/32\", \"2001:db8::/48\"]").unwrap();
+        let n = repr.compile().unwrap();
+        assert!(n.is_own_server("198.51.100.20".parse().unwrap()));
+        assert!(n.is_own_server("2001:db8::5".parse().unwrap()));
+        let repr: NumberingRepr = toml::from_str("own_servers = [\"198.51.100.300/32\"]").unwrap();
+        let e = repr.compile().unwrap_err();
+        assert!(e.starts_with("[behaviour] own_servers:"), "{e}");
     }
 }
