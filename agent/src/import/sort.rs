@@ -10,8 +10,9 @@
 //!
 //! # Contract
 //!
-//! - [`Sorter::push`] takes batches of validated [`Rows`] in file order.
-//!   Every [`CHUNK_ROWS`] rows are sorted together in memory; when the
+//! - [`sorted`] sorts a chunk of validated [`Rows`] (consecutive rows of the
+//!   file, up to [`CHUNK_ROWS`]; the reading thread does this) and
+//!   [`Sorter::push`] takes the sorted chunks in file order. When the
 //!   chunks held exceed the memory budget they are merged into one sorted
 //!   *run* in an anonymous temporary file (deleted by the system when
 //!   closed, also after a crash) and dropped from memory.
@@ -32,7 +33,9 @@ use std::path::{Path, PathBuf};
 
 use super::Rows;
 
-/// Rows sorted together in memory (a chunk).
+/// Rows sorted together in memory (a chunk): what the reading thread
+/// gathers before it sorts them (for [`super::WriteOrder::Key`] and
+/// [`super::WriteOrder::Chunks`]).
 pub(crate) const CHUNK_ROWS: usize = 64 * 1024;
 
 /// Read and write buffer of a run file, bytes.
@@ -76,36 +79,46 @@ struct Chunk {
     prefixes: Vec<Prefix>,
 }
 
-impl Chunk {
-    /// Sorts `rows` (which are in file order) by key, then by line, and
-    /// copies them in that order (so that merging reads memory in order).
-    fn sort(rows: &Rows, shape: Shape) -> Chunk {
-        let n = u32::try_from(rows.len()).unwrap_or(u32::MAX);
-        let mut order: Vec<(Prefix, u32)> = (0..n).map(|i| (prefix(shape.key(rows, i as usize)), i)).collect();
-        order.sort_unstable_by(|(pa, a), (pb, b)| {
-            pa.cmp(pb)
-                .then_with(|| shape.key(rows, *a as usize).cmp(shape.key(rows, *b as usize)))
-                .then_with(|| a.cmp(b))
-        });
-        let mut sorted = Rows::with_capacity_of(rows);
-        for &(_, i) in &order {
-            sorted.copy_row(rows, i as usize, shape.texts, shape.ints);
-        }
-        Chunk { rows: sorted, prefixes: order.into_iter().map(|(p, _)| p).collect() }
+/// A copy of `rows` (which are in file order) sorted by key, then by line,
+/// and their keys' prefixes. The copy, rather than a sorted list of indices,
+/// lets whoever reads the rows next read memory in order.
+pub(crate) fn sorted(rows: &Rows, shape: Shape) -> SortedRows {
+    let n = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+    let mut order: Vec<(Prefix, u32)> = (0..n).map(|i| (prefix(shape.key(rows, i as usize)), i)).collect();
+    order.sort_unstable_by(|(pa, a), (pb, b)| {
+        pa.cmp(pb).then_with(|| shape.key(rows, *a as usize).cmp(shape.key(rows, *b as usize))).then_with(|| a.cmp(b))
+    });
+    let mut sorted = Rows::with_capacity_of(rows);
+    for &(_, i) in &order {
+        sorted.copy_row(rows, i as usize, shape.texts, shape.ints);
     }
+    SortedRows(Chunk { rows: sorted, prefixes: order.into_iter().map(|(p, _)| p).collect() })
+}
 
+/// Rows in key order (from [`sorted`]), for [`Sorter::push`] or to be
+/// written as they are ([`SortedRows::rows`]).
+#[derive(Debug)]
+pub(crate) struct SortedRows(Chunk);
+
+impl SortedRows {
+    /// The rows, in key order.
+    pub(crate) fn rows(&self) -> &Rows {
+        &self.0.rows
+    }
+}
+
+impl Chunk {
     fn bytes(&self) -> usize {
         self.rows.bytes() + self.prefixes.capacity() * std::mem::size_of::<Prefix>()
     }
 }
 
-/// Sorts rows pushed in file order; see the module's contract.
+/// Merges sorted chunks pushed in file order; see the module's contract.
 #[derive(Debug)]
 pub(crate) struct Sorter {
     shape: Shape,
     budget: usize,
     dir: PathBuf,
-    filling: Rows,
     chunks: Vec<Chunk>,
     held: usize,
     runs: Vec<File>,
@@ -115,38 +128,22 @@ impl Sorter {
     /// A sorter holding at most about `budget` bytes of rows in memory,
     /// spilling sorted runs into anonymous files in `dir`.
     pub(crate) fn new(shape: Shape, budget: usize, dir: &Path) -> Sorter {
-        Sorter {
-            shape,
-            budget,
-            dir: dir.to_path_buf(),
-            filling: Rows::default(),
-            chunks: Vec::new(),
-            held: 0,
-            runs: Vec::new(),
-        }
+        Sorter { shape, budget, dir: dir.to_path_buf(), chunks: Vec::new(), held: 0, runs: Vec::new() }
     }
 
-    /// Takes the next rows of the file.
-    pub(crate) fn push(&mut self, rows: &Rows) -> io::Result<()> {
-        self.filling.append(rows);
-        if self.filling.len() >= CHUNK_ROWS {
-            self.seal();
-            if self.held > self.budget {
-                self.spill()?;
-            }
+    /// Takes the next rows of the file, sorted ([`sorted`]; the reading
+    /// thread sorts them, so that this thread's work overlaps its own).
+    pub(crate) fn push(&mut self, rows: SortedRows) -> io::Result<()> {
+        let chunk = rows.0;
+        if chunk.rows.len() == 0 {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    /// Sorts the chunk being filled and keeps it.
-    fn seal(&mut self) {
-        if self.filling.len() == 0 {
-            return;
-        }
-        let chunk = Chunk::sort(&self.filling, self.shape);
-        self.filling.clear();
         self.held += chunk.bytes();
         self.chunks.push(chunk);
+        if self.held > self.budget {
+            self.spill()?;
+        }
+        Ok(())
     }
 
     /// Merges the chunks in memory into one run on disk.
@@ -167,7 +164,7 @@ impl Sorter {
 
     /// Bytes of rows held in memory now.
     pub(crate) fn held(&self) -> usize {
-        self.held + self.filling.bytes()
+        self.held
     }
 
     /// Runs written to disk so far.
@@ -176,8 +173,7 @@ impl Sorter {
     }
 
     /// All rows pushed, in key order.
-    pub(crate) fn finish(mut self) -> io::Result<Merge> {
-        self.seal();
+    pub(crate) fn finish(self) -> io::Result<Merge> {
         let mut sources = Vec::with_capacity(self.runs.len() + self.chunks.len());
         for file in self.runs {
             sources.push(Source::run(file, self.shape)?);
@@ -397,8 +393,8 @@ mod tests {
 
     #[test]
     fn rows_come_back_by_key_then_line_in_memory_and_from_runs() {
-        // Pseudo-random keys with repeats, more than a chunk, pushed in
-        // batches of uneven size; a tiny budget forces a run per chunk.
+        // Pseudo-random keys with repeats, in sorted chunks of 4,093 rows
+        // (the last one shorter); a tiny budget forces a run per chunk.
         let mut x: u32 = 12345;
         let owned: Vec<String> = (0..CHUNK_ROWS * 2 + 777)
             .map(|_| {
@@ -412,7 +408,7 @@ mod tests {
             let mut s = Sorter::new(SHAPE, budget, dir.path());
             let mut line = 2;
             for part in keys.chunks(4093) {
-                s.push(&rows(part, line)).unwrap();
+                s.push(sorted(&rows(part, line), SHAPE)).unwrap();
                 line += part.len() as u64;
             }
             let spilled = s.runs();
