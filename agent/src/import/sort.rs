@@ -183,18 +183,36 @@ impl Sorter {
     }
 }
 
-/// Appends row `i` of `rows` to a run: line (u64), each string (u32 length,
-/// bytes), each integer (i64), little-endian.
+/// Largest row a run may hold, bytes of strings (validated rows are far
+/// smaller): a garbled length is an error, not a huge allocation.
+const MAX_ROW_TEXT: usize = 1 << 20;
+
+/// Most strings a row may have (as [`super::Sink::TEXTS`]).
+const MAX_TEXTS: usize = 16;
+
+fn garbled(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("sorted run garbled: {why}"))
+}
+
+/// Appends row `i` of `rows` to a run: line (u64), each integer (i64), each
+/// string's length (u32), then the strings' bytes back to back,
+/// little-endian. Reading it back takes two copies and one UTF-8 check.
 fn write_row(w: &mut impl Write, shape: Shape, rows: &Rows, i: usize) -> io::Result<()> {
     w.write_all(&rows.line(i).to_le_bytes())?;
-    for j in 0..shape.texts {
-        let t = rows.get(i, shape.texts, j).as_bytes();
-        let len = u32::try_from(t.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "field too long"))?;
-        w.write_all(&len.to_le_bytes())?;
-        w.write_all(t)?;
-    }
     for v in rows.ints_of(i, shape.ints) {
         w.write_all(&v.to_le_bytes())?;
+    }
+    let mut total = 0;
+    for j in 0..shape.texts {
+        let len = rows.get(i, shape.texts, j).len();
+        total += len;
+        w.write_all(&u32::try_from(len).map_err(|_| garbled("field too long"))?.to_le_bytes())?;
+    }
+    if total > MAX_ROW_TEXT {
+        return Err(garbled("row too long"));
+    }
+    for j in 0..shape.texts {
+        w.write_all(rows.get(i, shape.texts, j).as_bytes())?;
     }
     Ok(())
 }
@@ -205,25 +223,34 @@ fn read_row(r: &mut impl BufRead, shape: Shape, row: &mut Rows, scratch: &mut Ve
     if r.fill_buf()?.is_empty() {
         return Ok(false);
     }
-    let mut b8 = [0u8; 8];
-    r.read_exact(&mut b8)?;
-    let line = u64::from_le_bytes(b8);
-    for _ in 0..shape.texts {
-        let mut b4 = [0u8; 4];
-        r.read_exact(&mut b4)?;
-        let len = u32::from_le_bytes(b4) as usize;
-        scratch.clear();
-        r.by_ref().take(len as u64).read_to_end(scratch)?;
-        if scratch.len() != len {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "sorted run ends inside a row"));
-        }
-        let s = std::str::from_utf8(scratch)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "sorted run garbled"))?;
-        row.text(s);
+    let head = 8 + 8 * shape.ints + 4 * shape.texts;
+    scratch.resize(head, 0);
+    r.read_exact(scratch)?;
+    let (line, rest) = scratch.split_at(8);
+    let (ints, lens) = rest.split_at(8 * shape.ints);
+    let line = u64::from_le_bytes(line.try_into().unwrap_or_default());
+    for v in ints.chunks_exact(8) {
+        row.int(i64::from_le_bytes(v.try_into().unwrap_or_default()));
     }
-    for _ in 0..shape.ints {
-        r.read_exact(&mut b8)?;
-        row.int(i64::from_le_bytes(b8));
+    // Each string's length, kept while `scratch` is reused for the bytes.
+    let mut len_of = [0usize; MAX_TEXTS];
+    let kept = len_of.get_mut(..shape.texts).ok_or_else(|| garbled("too many strings a row"))?;
+    for (len, raw) in kept.iter_mut().zip(lens.chunks_exact(4)) {
+        *len = u32::from_le_bytes(raw.try_into().unwrap_or_default()) as usize;
+    }
+    let lens = &*kept;
+    let total: usize = lens.iter().sum();
+    if total > MAX_ROW_TEXT {
+        return Err(garbled("row too long"));
+    }
+    scratch.resize(total, 0);
+    r.read_exact(scratch)?;
+    let text = std::str::from_utf8(scratch).map_err(|_| garbled("not UTF-8"))?;
+    let mut at = 0;
+    for &len in lens {
+        // `get` refuses a cut inside a character: each string is UTF-8 too.
+        row.text(text.get(at..at + len).ok_or_else(|| garbled("string cut inside a character"))?);
+        at += len;
     }
     row.end_row(line);
     Ok(true)
@@ -444,8 +471,14 @@ mod tests {
             assert!(read_row(&mut &good[..cut], SHAPE, &mut row, &mut scratch).is_err(), "cut at {cut}");
         }
         let mut bad = good.clone();
-        let at = bad.len() - 9; // the last byte of "béta"
+        let at = bad.len() - 1; // the last byte of "béta"
         bad[at] = 0xFF;
         assert!(read_row(&mut &bad[..], SHAPE, &mut row, &mut scratch).is_err());
+        // Lengths that cut inside the "é" ("other1" and "béta": 6 + 5 bytes
+        // become 8 + 3).
+        let mut cut = good.clone();
+        cut[16..20].copy_from_slice(&8u32.to_le_bytes());
+        cut[20..24].copy_from_slice(&3u32.to_le_bytes());
+        assert!(read_row(&mut &cut[..], SHAPE, &mut row, &mut scratch).is_err());
     }
 }
