@@ -20,8 +20,9 @@
 //!   still in memory, which yields every row once, ordered by key (the
 //!   key's bytes, which is SQLite's `BINARY` collation) and, for equal keys,
 //!   by line: the first row of a repeated key is the earliest in the file.
-//! - Memory: the budget, one chunk being filled, and one read buffer per
-//!   run ([`RUN_BUFFER`]). Disk: about the rows' size, in the directory given.
+//! - Memory: the budget and one read buffer per run ([`RUN_BUFFER`]); the
+//!   reading thread holds the chunk it fills and its sorted copy. Disk:
+//!   about the rows' size, in the directory given.
 //! - A run file is only ever read by the process that wrote it, but is still
 //!   decoded with checks: a short or garbled file is an `InvalidData` error,
 //!   never a panic.
