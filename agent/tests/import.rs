@@ -545,9 +545,10 @@ fn registry_dump(store: &Store) -> Vec<Vec<String>> {
     rows.collect::<Result<_, _>>().unwrap()
 }
 
-/// Writing in key order (sorted, with runs spilled to disk) stores exactly
-/// what writing in file order does, counts inserts and updates the same, and
-/// refuses a file with repeated keys with the same report.
+/// Writing in key order (sorted, with runs spilled to disk) and in sorted
+/// chunks stores exactly what writing in file order does, counts inserts and
+/// updates the same, and refuses a file with repeated keys with the same
+/// report.
 #[test]
 fn key_order_and_file_order_store_the_same() {
     // More rows than one sorted chunk (65,536) and a 2 MiB budget: the first
@@ -564,9 +565,10 @@ fn key_order_and_file_order_store_the_same() {
             .map(|&i| reg_row(i).replace("CMCC Outlet", "Moved Outlet").replace(&owner(i / 3), &owner(i / 3 + 500)))
             .chain((n..n + 5_000).map(reg_row)),
     );
-    // Repeated keys (one far from its first row), a bad row, good rows.
-    let mut rows: Vec<String> = (0..9_000).map(|i| reg_row(n + 10_000 + i)).collect();
-    rows[10] = reg_row(n + 10_000 + 8_000); // line 12, repeated at line 8,002
+    // Repeated keys (one far from its first row, in the next sorted chunk),
+    // a bad row, good rows.
+    let mut rows: Vec<String> = (0..70_000).map(|i| reg_row(n + 10_000 + i)).collect();
+    rows[10] = reg_row(n + 10_000 + 68_000); // line 12, repeated at line 68,002
     rows[20] = reg_row(n + 10_000 + 5); // line 22: repeats line 7
     rows[30] = reg_row(1).replace(&iccid(1), "123"); // line 32: bad iccid
     rows[8_500] = reg_row(n + 10_000 + 5); // line 8,502: repeats line 7
@@ -574,7 +576,7 @@ fn key_order_and_file_order_store_the_same() {
 
     let mut outcomes = Vec::new();
     let mut dumps = Vec::new();
-    for write in [WriteOrder::Key, WriteOrder::File] {
+    for write in [WriteOrder::Key, WriteOrder::Chunks, WriteOrder::File] {
         let mut store = Store::open_in_memory().unwrap();
         let options = || ImportOptions { order: write, cache_mib: 2, ..ImportOptions::default() };
         let a = import::registry::import_reader(&mut store, first.as_bytes(), "a.csv", options()).unwrap();
@@ -585,7 +587,7 @@ fn key_order_and_file_order_store_the_same() {
         let c = c.rejection().cloned().unwrap();
         assert_eq!(
             c.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
-            [22, 32, 8_002, 8_502],
+            [22, 32, 8_502, 68_002],
             "{write:?}: {:?}",
             c.errors
         );
@@ -594,8 +596,10 @@ fn key_order_and_file_order_store_the_same() {
         dumps.push(registry_dump(&store));
     }
     assert_eq!(outcomes[0], outcomes[1]);
+    assert_eq!(outcomes[0], outcomes[2]);
     assert_eq!(dumps[0].len(), (n + 5_000) as usize);
-    assert!(dumps[0] == dumps[1], "key order and file order stored different rows");
+    assert!(dumps[0] == dumps[1], "key order and chunk order stored different rows");
+    assert!(dumps[0] == dumps[2], "key order and file order stored different rows");
     // The second file's changes are there.
     let moved = dumps[0].iter().filter(|r| r[8].contains("Moved Outlet")).count();
     assert_eq!(moved, (n / 2) as usize);

@@ -10,8 +10,9 @@
 //!
 //! # Contract
 //!
-//! - [`Sorter::push`] takes batches of validated [`Rows`] in file order.
-//!   Every [`CHUNK_ROWS`] rows are sorted together in memory; when the
+//! - [`sorted`] sorts a chunk of validated [`Rows`] (consecutive rows of the
+//!   file, up to [`CHUNK_ROWS`]; the reading thread does this) and
+//!   [`Sorter::push`] takes the sorted chunks in file order. When the
 //!   chunks held exceed the memory budget they are merged into one sorted
 //!   *run* in an anonymous temporary file (deleted by the system when
 //!   closed, also after a crash) and dropped from memory.
@@ -19,20 +20,23 @@
 //!   still in memory, which yields every row once, ordered by key (the
 //!   key's bytes, which is SQLite's `BINARY` collation) and, for equal keys,
 //!   by line: the first row of a repeated key is the earliest in the file.
-//! - Memory: the budget, one chunk being filled, and one read buffer per
-//!   run ([`RUN_BUFFER`]). Disk: about the rows' size, in the directory given.
+//! - Memory: the budget and one read buffer per run ([`RUN_BUFFER`]); the
+//!   reading thread holds the chunk it fills and its sorted copy. Disk:
+//!   about the rows' size, in the directory given.
 //! - A run file is only ever read by the process that wrote it, but is still
 //!   decoded with checks: a short or garbled file is an `InvalidData` error,
 //!   never a panic.
 
 use std::cmp::Ordering;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use super::Rows;
 
-/// Rows sorted together in memory (a chunk).
+/// Rows sorted together in memory (a chunk): what the reading thread
+/// gathers before it sorts them (for [`super::WriteOrder::Key`] and
+/// [`super::WriteOrder::Chunks`]).
 pub(crate) const CHUNK_ROWS: usize = 64 * 1024;
 
 /// Read and write buffer of a run file, bytes.
@@ -76,36 +80,46 @@ struct Chunk {
     prefixes: Vec<Prefix>,
 }
 
-impl Chunk {
-    /// Sorts `rows` (which are in file order) by key, then by line, and
-    /// copies them in that order (so that merging reads memory in order).
-    fn sort(rows: &Rows, shape: Shape) -> Chunk {
-        let n = u32::try_from(rows.len()).unwrap_or(u32::MAX);
-        let mut order: Vec<(Prefix, u32)> = (0..n).map(|i| (prefix(shape.key(rows, i as usize)), i)).collect();
-        order.sort_unstable_by(|(pa, a), (pb, b)| {
-            pa.cmp(pb)
-                .then_with(|| shape.key(rows, *a as usize).cmp(shape.key(rows, *b as usize)))
-                .then_with(|| a.cmp(b))
-        });
-        let mut sorted = Rows::with_capacity_of(rows);
-        for &(_, i) in &order {
-            sorted.copy_row(rows, i as usize, shape.texts, shape.ints);
-        }
-        Chunk { rows: sorted, prefixes: order.into_iter().map(|(p, _)| p).collect() }
+/// A copy of `rows` (which are in file order) sorted by key, then by line,
+/// and their keys' prefixes. The copy, rather than a sorted list of indices,
+/// lets whoever reads the rows next read memory in order.
+pub(crate) fn sorted(rows: &Rows, shape: Shape) -> SortedRows {
+    let n = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+    let mut order: Vec<(Prefix, u32)> = (0..n).map(|i| (prefix(shape.key(rows, i as usize)), i)).collect();
+    order.sort_unstable_by(|(pa, a), (pb, b)| {
+        pa.cmp(pb).then_with(|| shape.key(rows, *a as usize).cmp(shape.key(rows, *b as usize))).then_with(|| a.cmp(b))
+    });
+    let mut sorted = Rows::with_capacity_of(rows);
+    for &(_, i) in &order {
+        sorted.copy_row(rows, i as usize, shape.texts, shape.ints);
     }
+    SortedRows(Chunk { rows: sorted, prefixes: order.into_iter().map(|(p, _)| p).collect() })
+}
 
+/// Rows in key order (from [`sorted`]), for [`Sorter::push`] or to be
+/// written as they are ([`SortedRows::rows`]).
+#[derive(Debug)]
+pub(crate) struct SortedRows(Chunk);
+
+impl SortedRows {
+    /// The rows, in key order.
+    pub(crate) fn rows(&self) -> &Rows {
+        &self.0.rows
+    }
+}
+
+impl Chunk {
     fn bytes(&self) -> usize {
         self.rows.bytes() + self.prefixes.capacity() * std::mem::size_of::<Prefix>()
     }
 }
 
-/// Sorts rows pushed in file order; see the module's contract.
+/// Merges sorted chunks pushed in file order; see the module's contract.
 #[derive(Debug)]
 pub(crate) struct Sorter {
     shape: Shape,
     budget: usize,
     dir: PathBuf,
-    filling: Rows,
     chunks: Vec<Chunk>,
     held: usize,
     runs: Vec<File>,
@@ -115,38 +129,22 @@ impl Sorter {
     /// A sorter holding at most about `budget` bytes of rows in memory,
     /// spilling sorted runs into anonymous files in `dir`.
     pub(crate) fn new(shape: Shape, budget: usize, dir: &Path) -> Sorter {
-        Sorter {
-            shape,
-            budget,
-            dir: dir.to_path_buf(),
-            filling: Rows::default(),
-            chunks: Vec::new(),
-            held: 0,
-            runs: Vec::new(),
-        }
+        Sorter { shape, budget, dir: dir.to_path_buf(), chunks: Vec::new(), held: 0, runs: Vec::new() }
     }
 
-    /// Takes the next rows of the file.
-    pub(crate) fn push(&mut self, rows: &Rows) -> io::Result<()> {
-        self.filling.append(rows);
-        if self.filling.len() >= CHUNK_ROWS {
-            self.seal();
-            if self.held > self.budget {
-                self.spill()?;
-            }
+    /// Takes the next rows of the file, sorted ([`sorted`]; the reading
+    /// thread sorts them, so that this thread's work overlaps its own).
+    pub(crate) fn push(&mut self, rows: SortedRows) -> io::Result<()> {
+        let chunk = rows.0;
+        if chunk.rows.len() == 0 {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    /// Sorts the chunk being filled and keeps it.
-    fn seal(&mut self) {
-        if self.filling.len() == 0 {
-            return;
-        }
-        let chunk = Chunk::sort(&self.filling, self.shape);
-        self.filling.clear();
         self.held += chunk.bytes();
         self.chunks.push(chunk);
+        if self.held > self.budget {
+            self.spill()?;
+        }
+        Ok(())
     }
 
     /// Merges the chunks in memory into one run on disk.
@@ -167,7 +165,7 @@ impl Sorter {
 
     /// Bytes of rows held in memory now.
     pub(crate) fn held(&self) -> usize {
-        self.held + self.filling.bytes()
+        self.held
     }
 
     /// Runs written to disk so far.
@@ -176,8 +174,7 @@ impl Sorter {
     }
 
     /// All rows pushed, in key order.
-    pub(crate) fn finish(mut self) -> io::Result<Merge> {
-        self.seal();
+    pub(crate) fn finish(self) -> io::Result<Merge> {
         let mut sources = Vec::with_capacity(self.runs.len() + self.chunks.len());
         for file in self.runs {
             sources.push(Source::run(file, self.shape)?);
@@ -187,18 +184,36 @@ impl Sorter {
     }
 }
 
-/// Appends row `i` of `rows` to a run: line (u64), each string (u32 length,
-/// bytes), each integer (i64), little-endian.
+/// Largest row a run may hold, bytes of strings (validated rows are far
+/// smaller): a garbled length is an error, not a huge allocation.
+const MAX_ROW_TEXT: usize = 1 << 20;
+
+/// Most strings a row may have (as [`super::Sink::TEXTS`]).
+const MAX_TEXTS: usize = 16;
+
+fn garbled(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("sorted run garbled: {why}"))
+}
+
+/// Appends row `i` of `rows` to a run: line (u64), each integer (i64), each
+/// string's length (u32), then the strings' bytes back to back,
+/// little-endian. Reading it back takes two copies and one UTF-8 check.
 fn write_row(w: &mut impl Write, shape: Shape, rows: &Rows, i: usize) -> io::Result<()> {
     w.write_all(&rows.line(i).to_le_bytes())?;
-    for j in 0..shape.texts {
-        let t = rows.get(i, shape.texts, j).as_bytes();
-        let len = u32::try_from(t.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "field too long"))?;
-        w.write_all(&len.to_le_bytes())?;
-        w.write_all(t)?;
-    }
     for v in rows.ints_of(i, shape.ints) {
         w.write_all(&v.to_le_bytes())?;
+    }
+    let mut total = 0;
+    for j in 0..shape.texts {
+        let len = rows.get(i, shape.texts, j).len();
+        total += len;
+        w.write_all(&u32::try_from(len).map_err(|_| garbled("field too long"))?.to_le_bytes())?;
+    }
+    if total > MAX_ROW_TEXT {
+        return Err(garbled("row too long"));
+    }
+    for j in 0..shape.texts {
+        w.write_all(rows.get(i, shape.texts, j).as_bytes())?;
     }
     Ok(())
 }
@@ -209,25 +224,34 @@ fn read_row(r: &mut impl BufRead, shape: Shape, row: &mut Rows, scratch: &mut Ve
     if r.fill_buf()?.is_empty() {
         return Ok(false);
     }
-    let mut b8 = [0u8; 8];
-    r.read_exact(&mut b8)?;
-    let line = u64::from_le_bytes(b8);
-    for _ in 0..shape.texts {
-        let mut b4 = [0u8; 4];
-        r.read_exact(&mut b4)?;
-        let len = u32::from_le_bytes(b4) as usize;
-        scratch.clear();
-        r.by_ref().take(len as u64).read_to_end(scratch)?;
-        if scratch.len() != len {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "sorted run ends inside a row"));
-        }
-        let s = std::str::from_utf8(scratch)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "sorted run garbled"))?;
-        row.text(s);
+    let head = 8 + 8 * shape.ints + 4 * shape.texts;
+    scratch.resize(head, 0);
+    r.read_exact(scratch)?;
+    let (line, rest) = scratch.split_at(8);
+    let (ints, lens) = rest.split_at(8 * shape.ints);
+    let line = u64::from_le_bytes(line.try_into().unwrap_or_default());
+    for v in ints.chunks_exact(8) {
+        row.int(i64::from_le_bytes(v.try_into().unwrap_or_default()));
     }
-    for _ in 0..shape.ints {
-        r.read_exact(&mut b8)?;
-        row.int(i64::from_le_bytes(b8));
+    // Each string's length, kept while `scratch` is reused for the bytes.
+    let mut len_of = [0usize; MAX_TEXTS];
+    let kept = len_of.get_mut(..shape.texts).ok_or_else(|| garbled("too many strings a row"))?;
+    for (len, raw) in kept.iter_mut().zip(lens.chunks_exact(4)) {
+        *len = u32::from_le_bytes(raw.try_into().unwrap_or_default()) as usize;
+    }
+    let lens = &*kept;
+    let total: usize = lens.iter().sum();
+    if total > MAX_ROW_TEXT {
+        return Err(garbled("row too long"));
+    }
+    scratch.resize(total, 0);
+    r.read_exact(scratch)?;
+    let text = std::str::from_utf8(scratch).map_err(|_| garbled("not UTF-8"))?;
+    let mut at = 0;
+    for &len in lens {
+        // `get` refuses a cut inside a character: each string is UTF-8 too.
+        row.text(text.get(at..at + len).ok_or_else(|| garbled("string cut inside a character"))?);
+        at += len;
     }
     row.end_row(line);
     Ok(true)
@@ -397,8 +421,8 @@ mod tests {
 
     #[test]
     fn rows_come_back_by_key_then_line_in_memory_and_from_runs() {
-        // Pseudo-random keys with repeats, more than a chunk, pushed in
-        // batches of uneven size; a tiny budget forces a run per chunk.
+        // Pseudo-random keys with repeats, in sorted chunks of 4,093 rows
+        // (the last one shorter); a tiny budget forces a run per chunk.
         let mut x: u32 = 12345;
         let owned: Vec<String> = (0..CHUNK_ROWS * 2 + 777)
             .map(|_| {
@@ -412,7 +436,7 @@ mod tests {
             let mut s = Sorter::new(SHAPE, budget, dir.path());
             let mut line = 2;
             for part in keys.chunks(4093) {
-                s.push(&rows(part, line)).unwrap();
+                s.push(sorted(&rows(part, line), SHAPE)).unwrap();
                 line += part.len() as u64;
             }
             let spilled = s.runs();
@@ -448,8 +472,14 @@ mod tests {
             assert!(read_row(&mut &good[..cut], SHAPE, &mut row, &mut scratch).is_err(), "cut at {cut}");
         }
         let mut bad = good.clone();
-        let at = bad.len() - 9; // the last byte of "béta"
+        let at = bad.len() - 1; // the last byte of "béta"
         bad[at] = 0xFF;
         assert!(read_row(&mut &bad[..], SHAPE, &mut row, &mut scratch).is_err());
+        // Lengths that cut inside the "é" ("other1" and "béta": 6 + 5 bytes
+        // become 8 + 3).
+        let mut cut = good.clone();
+        cut[16..20].copy_from_slice(&8u32.to_le_bytes());
+        cut[20..24].copy_from_slice(&3u32.to_le_bytes());
+        assert!(read_row(&mut &cut[..], SHAPE, &mut row, &mut scratch).is_err());
     }
 }

@@ -260,6 +260,10 @@ pub fn text(s: &str) -> Result<&str, Invalid> {
     if s.len() > MAX_TEXT_BYTES {
         return Err(Invalid(format!("{} bytes, at most {MAX_TEXT_BYTES}", s.len())));
     }
+    // Printable ASCII, the usual case, needs no decoding.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Ok(s);
+    }
     if let Some(c) = s.chars().find(|c| c.is_control()) {
         return Err(Invalid(format!("control character {c:?}")));
     }
