@@ -150,7 +150,8 @@ async fn an_analyst_reviews_confirms_and_exports_in_chromium() {
 
     // Reveal.
     c.find(Locator::Id("reveal")).await.unwrap().click().await.unwrap();
-    c.find(Locator::Id("revealed")).await.unwrap();
+    // The reveal is a form post: wait for the page it brings, not the one still shown.
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("revealed")).await.unwrap();
     assert!(c.source().await.unwrap().contains(OWNER), "owner shown after reveal");
     shot(&c, "04-case-revealed").await;
 
