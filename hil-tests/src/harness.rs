@@ -162,7 +162,7 @@ pub fn agent_event_bodies(data: &Path, kind: &str) -> Vec<serde_json::Value> {
 }
 
 /// Polls `check` every 200 ms until it returns `Some`, or fails after
-/// `limit` naming `what` and `state()` (what was seen last).
+/// `limit` naming `what`.
 pub fn wait_until<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;
     loop {
