@@ -545,12 +545,12 @@ fn registry_dump(store: &Store) -> Vec<Vec<String>> {
     rows.collect::<Result<_, _>>().unwrap()
 }
 
-/// Writing in key order (sorted, with runs spilled to disk) and in sorted
-/// chunks stores exactly what writing in file order does, counts inserts and
-/// updates the same, and refuses a file with repeated keys with the same
-/// report.
+/// Appending into an empty table, writing in key order (sorted, with runs
+/// spilled to disk) and in sorted chunks store exactly what writing in file
+/// order does, count inserts and updates the same, and refuse a file with
+/// repeated keys with the same report.
 #[test]
-fn key_order_and_file_order_store_the_same() {
+fn every_write_order_stores_the_same() {
     // More rows than one sorted chunk (65,536) and a 2 MiB budget: the first
     // chunk is spilled to a run on disk and merged with the rest in memory.
     let n = 70_000u32;
@@ -572,11 +572,14 @@ fn key_order_and_file_order_store_the_same() {
     rows[20] = reg_row(n + 10_000 + 5); // line 22: repeats line 7
     rows[30] = reg_row(1).replace(&iccid(1), "123"); // line 32: bad iccid
     rows[8_500] = reg_row(n + 10_000 + 5); // line 8,502: repeats line 7
-    let third = registry_file(rows);
+    let third = registry_file(rows.clone());
+    // The same repeats without the bad row.
+    rows[30] = reg_row(n + 10_000 + 30);
+    let repeats_only = registry_file(rows);
 
     let mut outcomes = Vec::new();
     let mut dumps = Vec::new();
-    for write in [WriteOrder::Key, WriteOrder::Chunks, WriteOrder::File] {
+    for write in [WriteOrder::Append, WriteOrder::Key, WriteOrder::Chunks, WriteOrder::File] {
         let mut store = Store::open_in_memory().unwrap();
         let options = || ImportOptions { order: write, cache_mib: 2, ..ImportOptions::default() };
         let a = import::registry::import_reader(&mut store, first.as_bytes(), "a.csv", options()).unwrap();
@@ -595,11 +598,34 @@ fn key_order_and_file_order_store_the_same() {
         outcomes.push((a.sha256, b.sha256, c));
         dumps.push(registry_dump(&store));
     }
-    assert_eq!(outcomes[0], outcomes[1]);
-    assert_eq!(outcomes[0], outcomes[2]);
+    for i in 1..outcomes.len() {
+        assert_eq!(outcomes[0], outcomes[i]);
+        assert!(dumps[0] == dumps[i], "appending and order {i} stored different rows");
+    }
     assert_eq!(dumps[0].len(), (n + 5_000) as usize);
-    assert!(dumps[0] == dumps[1], "key order and chunk order stored different rows");
-    assert!(dumps[0] == dumps[2], "key order and file order stored different rows");
+
+    // Appending (into an empty table) finds the same repeats: with a bad
+    // row, by looking them up; without, when the unique index cannot be
+    // built. Either way nothing is stored and the indexes are back.
+    let options = || ImportOptions { order: WriteOrder::Append, cache_mib: 2, ..ImportOptions::default() };
+    for (file, lines) in [(&third, vec![22, 32, 8_502, 68_002]), (&repeats_only, vec![22, 8_502, 68_002])] {
+        let mut store = Store::open_in_memory().unwrap();
+        let e = import::registry::import_reader(&mut store, file.as_bytes(), "c.csv", options()).unwrap_err();
+        let r = e.rejection().cloned().unwrap();
+        assert_eq!(r.errors.iter().map(|e| e.line).collect::<Vec<_>>(), lines, "{:?}", r.errors);
+        assert_eq!(r.bad_rows, lines.len() as u64);
+        assert!(r.errors.iter().any(|e| e.reason == "imsi repeats an earlier row of this file"));
+        assert!(registry_dump(&store).is_empty());
+        let indexes: i64 = store
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM carrier.sqlite_schema WHERE type = 'index' AND tbl_name = 'registry'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 4);
+    }
     // The second file's changes are there.
     let moved = dumps[0].iter().filter(|r| r[8].contains("Moved Outlet")).count();
     assert_eq!(moved, (n / 2) as usize);

@@ -27,24 +27,37 @@
 //!   whatever the file's size: the page cache is capped at
 //!   [`ImportOptions::cache_mib`] (default [`DEFAULT_CACHE_MIB`]), and so
 //!   are the rows held for sorting (below).
-//! - **Key order.** A kind whose primary key is one column (the registry's
-//!   IMSI) is written sorted by it ([`WriteOrder`]), so that the
-//!   primary-key index is not updated at random places. A large file is
-//!   sorted whole first ([`sort`]), in memory up to the budget and in
-//!   sorted runs in anonymous temporary files beside the store beyond it
-//!   (disk: about the file's size), then merged into the upsert: the index
-//!   grows at its right edge. A smaller one is written while it is read,
-//!   in chunks of consecutive rows each sorted by key (the reader sorts a
-//!   chunk while the writer stores the one before). Repeated keys are found
-//!   either way; the report is the same as in file order. CDRs are written
-//!   as read.
+//! - **Appending into an empty table.** Into an empty registry (the
+//!   carrier's first load, the largest there is) every index is dropped,
+//!   its unique IMSI index included, and the rows are appended as the
+//!   reader hands them on, each with its line as rowid: the table only
+//!   grows at its end, nothing is sorted or spilled, and the writer keeps
+//!   up with the reader. The indexes are built at the end by sorting, the
+//!   unique one first: if it cannot be built a key repeats, and the repeats
+//!   are looked up by key (every row but the first of each key, by rowid,
+//!   which is the line) for the report; so they are when the file has bad
+//!   rows anyway, which is why good rows are still appended after a bad
+//!   one ([`WriteOrder::Append`]).
+//! - **Key order.** Into a table that has rows, a kind whose primary key is
+//!   one column (the registry's IMSI) is written sorted by it
+//!   ([`WriteOrder`]), so that the key's index is not updated at random
+//!   places. A large file is sorted whole first ([`sort`]), in memory up to
+//!   the budget and in sorted runs in anonymous temporary files beside the
+//!   store beyond it (disk: about the file's size; a thread of the sorter's
+//!   own writes them), then merged (on another thread) into the upsert: the
+//!   index grows at its right edge. A smaller one is written while it is
+//!   read, in chunks of consecutive rows each sorted by key (the reader
+//!   sorts a chunk while the writer stores the one before). Repeated keys
+//!   are found either way; the report is the same as in file order. CDRs
+//!   are written as read.
 //! - **Bulk loads.** A file big enough to hold at least twice the table's
 //!   rows (estimated from its size) drops the table's secondary indexes and
 //!   builds them again after the last row, in the same transaction: sorting
 //!   once is cheaper than as many random B-tree inserts (SQLite sorts on a
-//!   helper thread too). Foreign-key checks are off during an import (its
-//!   only reference is to its own `imports` row); with them on, SQLite
-//!   journals every upsert's pages.
+//!   helper thread too). The unique key's index stays, for the upserts.
+//!   Foreign-key checks are off during an import (its only reference is to
+//!   its own `imports` row); with them on, SQLite journals every upsert's
+//!   pages.
 //! - **Bookkeeping.** A good file leaves one `imports` row: kind, file name,
 //!   SHA-256 of the bytes, data rows, start and finish times, actor.
 //! - CSV per RFC 4180: quoted fields may hold commas, quotes (`""`) and line
@@ -141,8 +154,17 @@ pub enum WriteOrder {
     /// (nothing is written until the whole file is read), chunks less CPU
     /// and less time than either; at 10 M rows (1.7 GB) key order takes a
     /// quarter less CPU than file order.
+    ///
+    /// Into an empty table of a kind that can ([`Sink::APPEND_SQL`]: the
+    /// registry), [`WriteOrder::Append`] whatever the size.
     #[default]
     Auto,
+    /// Into an empty table: every index dropped, rows appended as read (the
+    /// table only grows at its end), all indexes built at the end, the
+    /// unique key's first (see "Bulk loads" in the module's contract). A
+    /// table that has rows, or a kind that cannot, falls back to what
+    /// [`WriteOrder::Auto`] chooses for it.
+    Append,
     /// Sorted by key first ([`sort`]): the table's primary key fills in
     /// order; spills sorted runs to disk beside the store when the rows
     /// outgrow the memory budget.
@@ -532,6 +554,14 @@ pub(crate) trait Sink: Send {
     /// The string of a validated row that is the table's whole primary key,
     /// if one is: then rows can be written in key order ([`WriteOrder::Key`]).
     const KEY_TEXT: Option<usize>;
+    /// A plain insert of one row with its line as rowid, for
+    /// [`WriteOrder::Append`]: parameters `?1` the line, then the strings,
+    /// the integers and the import's id, in the order [`Sink::write`] binds
+    /// them. `None`: the kind is never appended.
+    const APPEND_SQL: Option<&'static str> = None;
+    /// The column of the table's unique key, when [`Sink::APPEND_SQL`] is
+    /// set: repeats are looked up by it.
+    const KEY_COLUMN: &'static str = "";
     /// Strings per validated row (at most 16).
     const TEXTS: usize;
     /// Integers per validated row.
@@ -698,21 +728,31 @@ fn count_rows(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<u64> {
         .map(|n| u64::try_from(n).unwrap_or(0))
 }
 
-/// Drops `table`'s declared indexes (not the primary key's), returning the
-/// SQL that makes them again.
-fn drop_indexes(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<Vec<String>> {
+/// Drops `table`'s declared indexes (never the primary key's; unique ones
+/// only with `unique`), returning the SQL that makes them again, unique ones
+/// first.
+fn drop_indexes(tx: &Transaction<'_>, table: &str, unique: bool) -> rusqlite::Result<Vec<String>> {
     // The carriers' tables are in the attached `carrier` database; SQLite
     // keeps their index definitions there, written without the schema name.
     let schema = crate::store::CARRIER;
     let mut stmt = tx.prepare(&format!(
         "SELECT name, sql FROM {schema}.sqlite_schema WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL"
     ))?;
-    let found: Vec<(String, String)> =
+    let mut found: Vec<(String, String)> =
         stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let is_unique = |sql: &str| sql.starts_with("CREATE UNIQUE INDEX ");
+    found.retain(|(_, sql)| unique || !is_unique(sql));
+    found.sort_by_key(|(_, sql)| !is_unique(sql));
     for (name, _) in &found {
         tx.execute_batch(&format!("DROP INDEX {schema}.\"{}\"", name.replace('"', "\"\"")))?;
     }
-    Ok(found.into_iter().map(|(_, sql)| sql.replacen("CREATE INDEX ", &format!("CREATE INDEX {schema}."), 1)).collect())
+    Ok(found
+        .into_iter()
+        .map(|(_, sql)| {
+            let head = if is_unique(&sql) { "CREATE UNIQUE INDEX " } else { "CREATE INDEX " };
+            sql.replacen(head, &format!("{head}{schema}."), 1)
+        })
+        .collect())
 }
 
 /// The largest rowid of a table (0 when empty): new rows get larger ones.
@@ -773,17 +813,20 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
         .map_err(ImportError::store)?;
         let import_id = tx.last_insert_rowid();
         let existing = count_rows(&tx, S::TABLE).map_err(ImportError::store)?;
-        let rebuild = size_hint.is_some_and(|b| bulk_load(b, existing));
-        let indexes = if rebuild { drop_indexes(&tx, S::TABLE).map_err(ImportError::store)? } else { Vec::new() };
+        let cache_bytes = cache_kib.unsigned_abs() * 1024;
+        let order = match options.order {
+            WriteOrder::Auto | WriteOrder::Append if existing == 0 && S::APPEND_SQL.is_some() => WriteOrder::Append,
+            WriteOrder::Auto | WriteOrder::Append if size_hint.is_some_and(|b| b > 2 * cache_bytes) => WriteOrder::Key,
+            WriteOrder::Auto | WriteOrder::Append => WriteOrder::Chunks,
+            other => other,
+        };
+        let append = order == WriteOrder::Append;
+        let rebuild = append || size_hint.is_some_and(|b| bulk_load(b, existing));
+        let indexes =
+            if rebuild { drop_indexes(&tx, S::TABLE, append).map_err(ImportError::store)? } else { Vec::new() };
         let mut writer = Writer { tx: &tx, file, import_id, rows: 0, bad: BadRows::default() };
         let sink = S::new(&options);
         let progress = options.progress.take();
-        let cache_bytes = cache_kib.unsigned_abs() * 1024;
-        let order = match options.order {
-            WriteOrder::Auto if size_hint.is_some_and(|b| b > 2 * cache_bytes) => WriteOrder::Key,
-            WriteOrder::Auto => WriteOrder::Chunks,
-            other => other,
-        };
         let shape = S::KEY_TEXT.map(|key| sort::Shape { texts: S::TEXTS, ints: S::INTS, key });
         // The reader sorts chunks of rows by key for key and chunk order:
         // while it reads, this thread writes the chunk before (chunk order)
@@ -796,6 +839,7 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
             let (send, recv) = std::sync::mpsc::sync_channel(in_flight);
             let reader = scope.spawn(move || read_batches(csv, sink, cols, width, sort, send, progress));
             let stored = match (shape, order) {
+                (_, WriteOrder::Append) => writer.appended::<S>(recv),
                 (Some(shape), WriteOrder::Key) => {
                     writer.in_key_order::<S>(recv, shape, cache_bytes, !indexes.is_empty(), &spill_dir)
                 }
@@ -808,6 +852,21 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
         });
         stored?;
         let tap = tap?;
+        // Appended rows have no unique index yet: it is built first, and
+        // fails if a key repeats; then (or when the file is refused anyway)
+        // the repeats are looked up for the report.
+        let mut built = false;
+        if append && writer.bad.total == 0 {
+            match build_indexes(&tx, &indexes) {
+                Ok(()) => built = true,
+                Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                    writer.find_repeats::<S>()?;
+                }
+                Err(e) => return Err(ImportError::store(e)),
+            }
+        } else if append {
+            writer.find_repeats::<S>()?;
+        }
         let Writer { rows, bad, .. } = writer;
         if bad.total > 0 {
             // Dropping `tx` rolls everything back, the imports row included.
@@ -820,12 +879,19 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
                 source: None,
             });
         }
-        build_indexes(&tx, &indexes).map_err(ImportError::store)?;
+        if !built {
+            build_indexes(&tx, &indexes).map_err(ImportError::store)?;
+        }
         let sha256 = hex::encode(tap.hash.finalize());
-        let after = max_rowid(&tx, S::TABLE).map_err(ImportError::store)?;
-        // Each new row took max(rowid)+1 (nothing is deleted meanwhile), so
-        // the rowid range grew by the number of inserted rows.
-        let inserted = u64::try_from(after - before).unwrap_or(0).min(rows);
+        let inserted = if append {
+            // Into an empty table: every row is new.
+            rows
+        } else {
+            // Each new row took max(rowid)+1 (nothing is deleted meanwhile),
+            // so the rowid range grew by the number of inserted rows.
+            let after = max_rowid(&tx, S::TABLE).map_err(ImportError::store)?;
+            u64::try_from(after - before).unwrap_or(0).min(rows)
+        };
         tx.execute(
             "UPDATE imports SET sha256 = ?1, rows = ?2, finished_at = ?3 WHERE id = ?4",
             params![sha256, rows as i64, now_ms(), import_id],
@@ -935,20 +1001,28 @@ impl Writer<'_, '_> {
         let writing_kib =
             if indexes_dropped { budget_kib.saturating_sub(held_kib) } else { budget_kib }.max(MIN_WRITING_CACHE_KIB);
         self.tx.pragma_update(Some(crate::store::CARRIER), "cache_size", -writing_kib).map_err(ImportError::store)?;
-        let mut merge = sorter.finish().map_err(spill_error)?;
-        let mut upsert = self.tx.prepare(S::UPSERT_SQL).map_err(ImportError::store)?;
-        let mut dups = DupLines::default();
-        let mut last_key: Option<Vec<u8>> = None;
-        while let Some((r, i)) = merge.current() {
-            let key = r.get(i, S::TEXTS, shape.key).as_bytes();
-            if last_key.as_deref() == Some(key) {
-                dups.push(r.line(i));
-            } else {
-                let last = last_key.get_or_insert_with(Vec::new);
-                last.clear();
-                last.extend_from_slice(key);
-                if self.bad.total == 0 && dups.total == 0 {
-                    let mut texts = [""; 16];
+        let merge = sorter.finish().map_err(spill_error)?;
+        // A thread of its own merges the runs (reading them back, comparing
+        // keys) and drops repeated keys, handing on batches in key order:
+        // this thread only upserts.
+        let (send, recv) = std::sync::mpsc::sync_channel(MERGED_IN_FLIGHT);
+        let written = std::thread::scope(|scope| {
+            scope.spawn(move || merge_batches(merge, shape, &send));
+            let mut upsert = self.tx.prepare(S::UPSERT_SQL).map_err(ImportError::store)?;
+            let mut dups = DupLines::default();
+            for merged in recv {
+                let merged = merged.map_err(spill_error)?;
+                for &line in &merged.repeats {
+                    dups.push(line);
+                }
+                // Once the file is known to be refused nothing more is
+                // written; the merge still runs to the end for the report.
+                if self.bad.total > 0 || dups.total > 0 {
+                    continue;
+                }
+                let r = &merged.rows;
+                let mut texts = [""; 16];
+                for i in 0..r.len() {
                     for (j, t) in texts.iter_mut().enumerate().take(S::TEXTS) {
                         *t = r.get(i, S::TEXTS, j);
                     }
@@ -959,29 +1033,147 @@ impl Writer<'_, '_> {
                     }
                 }
             }
-            merge.advance().map_err(spill_error)?;
-        }
-        drop(merge);
+            Ok(dups)
+        });
+        let dups = written?;
         tracing::debug!("rows written in key order");
         self.tx
             .pragma_update(Some(crate::store::CARRIER), "cache_size", -budget_kib.max(MIN_WRITING_CACHE_KIB))
             .map_err(ImportError::store)?;
-        // The reader's bad rows and the repeats, merged in line order.
-        if dups.total > 0 {
-            let reader_bad = std::mem::take(&mut self.bad);
-            let mut repeats = dups.smallest.into_sorted_vec().into_iter().peekable();
-            for e in reader_bad.errors {
-                while let Some(line) = repeats.next_if(|&l| l < e.line) {
-                    self.bad.push(line, S::DUPLICATE.to_owned());
-                }
+        self.add_repeats::<S>(dups);
+        Ok(())
+    }
+
+    /// Appends the rows as they come, each with its line as rowid, into the
+    /// table whose indexes are all dropped ([`WriteOrder::Append`]): the
+    /// table grows at its end. Good rows are appended even after a bad
+    /// one, so that [`Writer::find_repeats`] can still report repeated keys.
+    fn appended<S: Sink>(&mut self, recv: Batches) -> Result<(), ImportError> {
+        let sql = S::APPEND_SQL
+            .ok_or_else(|| ImportError::new(ImportErrorKind::Store, format!("{} rows cannot be appended", S::KIND)))?;
+        let mut insert = self.tx.prepare(sql).map_err(ImportError::store)?;
+        for batch in recv {
+            let mut batch = batch.map_err(|e| csv_error(self.file, e))?;
+            self.rows += batch.records;
+            for e in std::mem::take(&mut batch.bad) {
                 self.bad.push(e.line, e.reason);
             }
-            for line in repeats {
-                self.bad.push(line, S::DUPLICATE.to_owned());
+            let r = batch.rows();
+            for i in 0..r.len() {
+                append_row::<S>(&mut insert, r, i, self.import_id).map_err(ImportError::store)?;
             }
-            self.bad.total = reader_bad.total + dups.total;
         }
         Ok(())
+    }
+
+    /// After [`Writer::appended`]: the rows whose key repeats an earlier
+    /// row's (by rowid, which is the line), added to the bad rows.
+    fn find_repeats<S: Sink>(&mut self) -> Result<(), ImportError> {
+        let (table, key) = (S::TABLE, S::KEY_COLUMN);
+        let mut stmt = self
+            .tx
+            .prepare(&format!(
+                "SELECT {key}, rowid FROM {table} \
+                 WHERE {key} IN (SELECT {key} FROM {table} GROUP BY {key} HAVING count(*) > 1) \
+                 ORDER BY {key}, rowid"
+            ))
+            .map_err(ImportError::store)?;
+        let mut found = stmt.query([]).map_err(ImportError::store)?;
+        let mut dups = DupLines::default();
+        let mut last: Option<String> = None;
+        while let Some(row) = found.next().map_err(ImportError::store)? {
+            let k: String = row.get(0).map_err(ImportError::store)?;
+            let line: i64 = row.get(1).map_err(ImportError::store)?;
+            if last.as_deref() == Some(k.as_str()) {
+                dups.push(u64::try_from(line).unwrap_or(0));
+            } else {
+                last = Some(k);
+            }
+        }
+        tracing::debug!(repeats = dups.total, "repeated keys looked up");
+        self.add_repeats::<S>(dups);
+        Ok(())
+    }
+
+    /// Adds repeated keys' lines to the bad rows, in line order.
+    fn add_repeats<S: Sink>(&mut self, dups: DupLines) {
+        if dups.total == 0 {
+            return;
+        }
+        let reader_bad = std::mem::take(&mut self.bad);
+        let mut repeats = dups.smallest.into_sorted_vec().into_iter().peekable();
+        for e in reader_bad.errors {
+            while let Some(line) = repeats.next_if(|&l| l < e.line) {
+                self.bad.push(line, S::DUPLICATE.to_owned());
+            }
+            self.bad.push(e.line, e.reason);
+        }
+        for line in repeats {
+            self.bad.push(line, S::DUPLICATE.to_owned());
+        }
+        self.bad.total = reader_bad.total + dups.total;
+    }
+}
+
+/// Runs [`Sink::APPEND_SQL`] for row `i` of `r`: its line, strings,
+/// integers and the import's id, bound in that order.
+fn append_row<S: Sink>(
+    insert: &mut rusqlite::Statement<'_>,
+    r: &Rows,
+    i: usize,
+    import_id: i64,
+) -> rusqlite::Result<()> {
+    insert.raw_bind_parameter(1, i64::try_from(r.line(i)).unwrap_or(i64::MAX))?;
+    for j in 0..S::TEXTS {
+        insert.raw_bind_parameter(j + 2, r.get(i, S::TEXTS, j))?;
+    }
+    let ints = r.ints_of(i, S::INTS);
+    for (k, v) in ints.iter().enumerate() {
+        insert.raw_bind_parameter(S::TEXTS + 2 + k, *v)?;
+    }
+    insert.raw_bind_parameter(S::TEXTS + S::INTS + 2, import_id)?;
+    insert.raw_execute().map(|_| ())
+}
+
+/// Merged batches in flight from the merging thread to the writer.
+const MERGED_IN_FLIGHT: usize = 4;
+
+/// Rows in key order from the merging thread ([`merge_batches`]).
+#[derive(Debug, Default)]
+struct Merged {
+    /// Rows, each key once (its earliest line in the file).
+    rows: Rows,
+    /// Lines of rows whose key repeats an earlier row's (not in `rows`).
+    repeats: Vec<u64>,
+}
+
+/// The merging thread of [`Writer::in_key_order`]: drains `merge` into
+/// batches of [`BATCH_ROWS`] rows in key order, a repeated key's later rows
+/// set apart by line, until the merge ends, fails (the error is sent on) or
+/// the writer hangs up.
+fn merge_batches(mut merge: sort::Merge, shape: sort::Shape, send: &std::sync::mpsc::SyncSender<io::Result<Merged>>) {
+    let mut batch = Merged::default();
+    let mut last_key: Option<Vec<u8>> = None;
+    while let Some((r, i)) = merge.current() {
+        let key = r.get(i, shape.texts, shape.key).as_bytes();
+        if last_key.as_deref() == Some(key) {
+            batch.repeats.push(r.line(i));
+        } else {
+            let last = last_key.get_or_insert_with(Vec::new);
+            last.clear();
+            last.extend_from_slice(key);
+            batch.rows.copy_row(r, i, shape.texts, shape.ints);
+        }
+        if let Err(e) = merge.advance() {
+            let _ = send.send(Err(e));
+            return;
+        }
+        if batch.rows.len() >= BATCH_ROWS && send.send(Ok(std::mem::take(&mut batch))).is_err() {
+            return;
+        }
+    }
+    if batch.rows.len() > 0 || !batch.repeats.is_empty() {
+        let _ = send.send(Ok(batch));
     }
 }
 

@@ -56,6 +56,10 @@ const UPSERT: &str = "INSERT INTO registry (imsi, msisdn, iccid, carrier, owner_
      channel = excluded.channel, activated_at = excluded.activated_at, import_id = excluded.import_id \
      WHERE registry.import_id <> excluded.import_id";
 
+const APPEND: &str = "INSERT INTO registry (rowid, imsi, msisdn, iccid, carrier, owner_id, owner_id_kind, \
+     owner_name, outlet_id, outlet_name, channel, activated_at, import_id) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+
 /// Validates and writes registry rows; holds the normalisation buffers.
 #[derive(Debug)]
 struct RegistrySink {
@@ -72,6 +76,8 @@ impl Sink for RegistrySink {
     const DUPLICATE: &'static str = "imsi repeats an earlier row of this file";
     // The IMSI, the first string `validate` appends.
     const KEY_TEXT: Option<usize> = Some(0);
+    const APPEND_SQL: Option<&'static str> = Some(APPEND);
+    const KEY_COLUMN: &'static str = "imsi";
     const TEXTS: usize = 10;
     const INTS: usize = 1;
 

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/0001_initial.sql")),
     ("0002_carrier", include_str!("../../migrations/0002_carrier.sql")),
     ("0003_ui", include_str!("../../migrations/0003_ui.sql")),
+    ("0004_registry_imsi", include_str!("../../migrations/0004_registry_imsi.sql")),
 ];
 
 /// Pages of write-ahead log after which a commit checkpoints (see `configure`).
