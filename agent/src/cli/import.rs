@@ -141,6 +141,12 @@ pub(super) fn run(kind: ImportKind, args: &ImportArgs) -> anyhow::Result<u8> {
                     );
                 }
             }
+            // The import left its write-ahead log to be folded back into
+            // the database file (see `import::run`): done here, on closing.
+            tracing::info!("import stored; folding its write-ahead log into the database file");
+            let folding = Instant::now();
+            store.close()?;
+            tracing::debug!(elapsed_s = folding.elapsed().as_secs_f64(), "store closed");
             Ok(EXIT_OK)
         }
         Err(e) if e.kind().is_refusal() => {

@@ -803,6 +803,16 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
     // slower. The pragma is a no-op inside a transaction, hence set here.
     let old_fk: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).map_err(ImportError::store)?;
     conn.pragma_update(None, "foreign_keys", false).map_err(ImportError::store)?;
+    // The commit only appends the last pages to the write-ahead log. SQLite
+    // would then fold the whole log back into `carrier.db` inside the
+    // commit (its automatic checkpoint, once the log passes its threshold:
+    // after 10 M rows, 2.7 GB copied again, a fifth of the import). That is
+    // left to whoever checkpoints the store: the server's checkpointer
+    // thread, passively ([`crate::store::Checkpointer`]), or closing the
+    // store on the command line. The rows are committed either way.
+    let old_autocheckpoint: i64 =
+        conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)).map_err(ImportError::store)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(ImportError::store)?;
     let result = (|| {
         let tx = conn.transaction().map_err(ImportError::store)?;
         let before = max_rowid(&tx, S::TABLE).map_err(ImportError::store)?;
@@ -911,6 +921,7 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
     })();
     let _ = conn.pragma_update(Some(crate::store::CARRIER), "cache_size", old_cache);
     let _ = conn.pragma_update(None, "foreign_keys", old_fk);
+    let _ = conn.pragma_update(None, "wal_autocheckpoint", old_autocheckpoint);
     result
 }
 
@@ -1063,6 +1074,7 @@ impl Writer<'_, '_> {
                 append_row::<S>(&mut insert, r, i, self.import_id).map_err(ImportError::store)?;
             }
         }
+        tracing::debug!(rows = self.rows, "rows appended");
         Ok(())
     }
 

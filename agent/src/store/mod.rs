@@ -203,8 +203,9 @@ impl Store {
 /// How often [`Checkpointer`] folds the write-ahead log back.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Folds the write-ahead log back into the database file from a thread and
-/// connection of its own, every [`CHECKPOINT_INTERVAL`], so that the
+/// Folds the write-ahead logs back into the database files (`agent.db` and
+/// `carrier.db`) from a thread and connection of its own, every
+/// [`CHECKPOINT_INTERVAL`], so that the
 /// writer's commits rarely have to (a checkpoint inside a commit stalls that
 /// request for tens of milliseconds). Passive: it never blocks the writer or
 /// readers. The writer's own automatic checkpoint stays as the backstop.
@@ -219,6 +220,9 @@ impl Checkpointer {
     pub fn start(dir: &Path) -> Result<Checkpointer, StoreError> {
         let conn = Connection::open(dir.join(DB_FILE))?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        // The carriers' records too: imports leave their log to be folded
+        // back here (see `import::run`).
+        conn.execute("ATTACH DATABASE ?1 AS carrier", [dir.join(CARRIER_DB_FILE).to_string_lossy()])?;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("wal-checkpoint".into())
