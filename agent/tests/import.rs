@@ -604,27 +604,53 @@ fn every_write_order_stores_the_same() {
     }
     assert_eq!(dumps[0].len(), (n + 5_000) as usize);
 
-    // Appending (into an empty table) finds the same repeats: with a bad
-    // row, by looking them up; without, when the unique index cannot be
-    // built. Either way nothing is stored and the indexes are back.
+    // A file larger than the page cache (2 MiB here, the file 10 MB) of
+    // known size is sorted before it is appended: the same rows again.
+    let dir = tempfile::tempdir().unwrap();
+    let on_disk = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    };
     let options = || ImportOptions { order: WriteOrder::Append, cache_mib: 2, ..ImportOptions::default() };
-    for (file, lines) in [(&third, vec![22, 32, 8_502, 68_002]), (&repeats_only, vec![22, 8_502, 68_002])] {
-        let mut store = Store::open_in_memory().unwrap();
-        let e = import::registry::import_reader(&mut store, file.as_bytes(), "c.csv", options()).unwrap_err();
-        let r = e.rejection().cloned().unwrap();
-        assert_eq!(r.errors.iter().map(|e| e.line).collect::<Vec<_>>(), lines, "{:?}", r.errors);
-        assert_eq!(r.bad_rows, lines.len() as u64);
-        assert!(r.errors.iter().any(|e| e.reason == "imsi repeats an earlier row of this file"));
-        assert!(registry_dump(&store).is_empty());
-        let indexes: i64 = store
-            .conn()
-            .query_row(
-                "SELECT count(*) FROM carrier.sqlite_schema WHERE type = 'index' AND tbl_name = 'registry'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(indexes, 4);
+    let mut store = Store::open_in_memory().unwrap();
+    let a = import::registry::import(&mut store, &on_disk("a.csv", &first), options()).unwrap();
+    let b = import::registry::import(&mut store, &on_disk("b.csv", &second), options()).unwrap();
+    assert_eq!((a.sha256, b.sha256), (outcomes[0].0.clone(), outcomes[0].1.clone()));
+    assert_eq!((a.inserted, b.inserted, b.updated), (u64::from(n), 5_000, u64::from(n / 2)));
+    assert!(registry_dump(&store) == dumps[0], "appending sorted stored different rows");
+
+    // Appending (into an empty table) finds the same repeats: as read, by
+    // looking them up with a bad row, and when the unique index cannot be
+    // built without; sorted, while merging. Either way nothing is stored
+    // and the indexes are back.
+    let third_path = on_disk("c.csv", &third);
+    let repeats_path = on_disk("d.csv", &repeats_only);
+    for (file, path, lines) in
+        [(&third, &third_path, vec![22, 32, 8_502, 68_002]), (&repeats_only, &repeats_path, vec![22, 8_502, 68_002])]
+    {
+        for sorted in [false, true] {
+            let mut store = Store::open_in_memory().unwrap();
+            let e = if sorted {
+                import::registry::import(&mut store, path, options()).unwrap_err()
+            } else {
+                import::registry::import_reader(&mut store, file.as_bytes(), "c.csv", options()).unwrap_err()
+            };
+            let r = e.rejection().cloned().unwrap();
+            assert_eq!(r.errors.iter().map(|e| e.line).collect::<Vec<_>>(), lines, "sorted {sorted}: {:?}", r.errors);
+            assert_eq!(r.bad_rows, lines.len() as u64);
+            assert!(r.errors.iter().any(|e| e.reason == "imsi repeats an earlier row of this file"));
+            assert!(registry_dump(&store).is_empty());
+            let indexes: i64 = store
+                .conn()
+                .query_row(
+                    "SELECT count(*) FROM carrier.sqlite_schema WHERE type = 'index' AND tbl_name = 'registry'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(indexes, 4);
+        }
     }
     // The second file's changes are there.
     let moved = dumps[0].iter().filter(|r| r[8].contains("Moved Outlet")).count();

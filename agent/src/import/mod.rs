@@ -29,15 +29,20 @@
 //!   are the rows held for sorting (below).
 //! - **Appending into an empty table.** Into an empty registry (the
 //!   carrier's first load, the largest there is) every index is dropped,
-//!   its unique IMSI index included, and the rows are appended as the
-//!   reader hands them on, each with its line as rowid: the table only
-//!   grows at its end, nothing is sorted or spilled, and the writer keeps
+//!   its unique IMSI index included, and the rows are inserted without
+//!   conflict checks: the table only grows at its end. A file up to the
+//!   size of the page cache is appended as the reader hands it on, each row with
+//!   its line as rowid: nothing is sorted or spilled, and the writer keeps
 //!   up with the reader. The indexes are built at the end by sorting, the
 //!   unique one first: if it cannot be built a key repeats, and the repeats
 //!   are looked up by key (every row but the first of each key, by rowid,
 //!   which is the line) for the report; so they are when the file has bad
 //!   rows anyway, which is why good rows are still appended after a bad
-//!   one ([`WriteOrder::Append`]).
+//!   one. A larger file is sorted by key first (as in key order, below) and
+//!   appended in that order, so that the table's rows are in key order: a
+//!   later re-import of millions of rows in key order then sweeps the table
+//!   instead of updating its pages at random, which a table larger than the
+//!   cache cannot afford ([`WriteOrder::Append`]).
 //! - **Key order.** Into a table that has rows, a kind whose primary key is
 //!   one column (the registry's IMSI) is written sorted by it
 //!   ([`WriteOrder`]), so that the key's index is not updated at random
@@ -159,11 +164,12 @@ pub enum WriteOrder {
     /// registry), [`WriteOrder::Append`] whatever the size.
     #[default]
     Auto,
-    /// Into an empty table: every index dropped, rows appended as read (the
-    /// table only grows at its end), all indexes built at the end, the
-    /// unique key's first (see "Bulk loads" in the module's contract). A
-    /// table that has rows, or a kind that cannot, falls back to what
-    /// [`WriteOrder::Auto`] chooses for it.
+    /// Into an empty table: every index dropped, rows inserted without
+    /// conflict checks (the table only grows at its end), all indexes built
+    /// at the end, the unique key's first (see "Appending into an empty
+    /// table" in the module's contract). As read; or, for a file larger
+    /// than the page cache, sorted by key first as for [`WriteOrder::Key`]. A table that has rows, or a kind that cannot,
+    /// falls back to what [`WriteOrder::Auto`] chooses for it.
     Append,
     /// Sorted by key first ([`sort`]): the table's primary key fills in
     /// order; spills sorted runs to disk beside the store when the rows
@@ -831,17 +837,26 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
             other => other,
         };
         let append = order == WriteOrder::Append;
+        let shape = S::KEY_TEXT.map(|key| sort::Shape { texts: S::TEXTS, ints: S::INTS, key });
+        // A file larger than the page cache is appended in key order, so
+        // that the table's rows are in key order too: a later re-import of
+        // as many rows, written in key order, then sweeps the table. Into a
+        // table in file order larger than the cache, its updates land on
+        // random pages, each written to the log again and again as the
+        // cache evicts it (measured: re-importing 10 M rows into a table
+        // appended in file order had not finished after 7 minutes, its log
+        // past 2 GB and growing). A smaller table stays in the cache.
+        let append_sorted = append && shape.is_some() && size_hint.is_some_and(|b| b > cache_bytes);
         let rebuild = append || size_hint.is_some_and(|b| bulk_load(b, existing));
         let indexes =
             if rebuild { drop_indexes(&tx, S::TABLE, append).map_err(ImportError::store)? } else { Vec::new() };
         let mut writer = Writer { tx: &tx, file, import_id, rows: 0, bad: BadRows::default() };
         let sink = S::new(&options);
         let progress = options.progress.take();
-        let shape = S::KEY_TEXT.map(|key| sort::Shape { texts: S::TEXTS, ints: S::INTS, key });
         // The reader sorts chunks of rows by key for key and chunk order:
         // while it reads, this thread writes the chunk before (chunk order)
         // or spills sorted runs (key order).
-        let sort = shape.filter(|_| matches!(order, WriteOrder::Key | WriteOrder::Chunks));
+        let sort = shape.filter(|_| matches!(order, WriteOrder::Key | WriteOrder::Chunks) || append_sorted);
         // Two threads: this one writes to the database, which is most of the
         // work; a reader parses, validates, hashes and sorts ahead of it.
         let (tap, stored) = std::thread::scope(|scope| {
@@ -849,9 +864,12 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
             let (send, recv) = std::sync::mpsc::sync_channel(in_flight);
             let reader = scope.spawn(move || read_batches(csv, sink, cols, width, sort, send, progress));
             let stored = match (shape, order) {
+                (Some(shape), WriteOrder::Append) if append_sorted => {
+                    writer.in_key_order::<S>(recv, shape, cache_bytes, true, &spill_dir, Write::Insert)
+                }
                 (_, WriteOrder::Append) => writer.appended::<S>(recv),
                 (Some(shape), WriteOrder::Key) => {
-                    writer.in_key_order::<S>(recv, shape, cache_bytes, !indexes.is_empty(), &spill_dir)
+                    writer.in_key_order::<S>(recv, shape, cache_bytes, !indexes.is_empty(), &spill_dir, Write::Upsert)
                 }
                 _ => writer.as_read::<S>(recv),
             };
@@ -865,8 +883,10 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
         // Appended rows have no unique index yet: it is built first, and
         // fails if a key repeats; then (or when the file is refused anyway)
         // the repeats are looked up for the report.
+        // (Appended in key order, repeats were found while merging.)
+        let look_up_repeats = append && !append_sorted;
         let mut built = false;
-        if append && writer.bad.total == 0 {
+        if look_up_repeats && writer.bad.total == 0 {
             match build_indexes(&tx, &indexes) {
                 Ok(()) => built = true,
                 Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
@@ -874,7 +894,7 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
                 }
                 Err(e) => return Err(ImportError::store(e)),
             }
-        } else if append {
+        } else if look_up_repeats {
             writer.find_repeats::<S>()?;
         }
         let Writer { rows, bad, .. } = writer;
@@ -988,6 +1008,7 @@ impl Writer<'_, '_> {
         budget: u64,
         indexes_dropped: bool,
         spill_dir: &std::path::Path,
+        how: Write,
     ) -> Result<(), ImportError> {
         let file = self.file;
         let spill_error = |e| ImportError::io(format!("{file}: sorting rows in {}", spill_dir.display()), e);
@@ -1019,7 +1040,11 @@ impl Writer<'_, '_> {
         let (send, recv) = std::sync::mpsc::sync_channel(MERGED_IN_FLIGHT);
         let written = std::thread::scope(|scope| {
             scope.spawn(move || merge_batches(merge, shape, &send));
-            let mut upsert = self.tx.prepare(S::UPSERT_SQL).map_err(ImportError::store)?;
+            let sql = match how {
+                Write::Upsert => S::UPSERT_SQL,
+                Write::Insert => insert_sql(S::UPSERT_SQL),
+            };
+            let mut upsert = self.tx.prepare(sql).map_err(ImportError::store)?;
             let mut dups = DupLines::default();
             for merged in recv {
                 let merged = merged.map_err(spill_error)?;
@@ -1145,6 +1170,21 @@ fn append_row<S: Sink>(
     }
     insert.raw_bind_parameter(S::TEXTS + S::INTS + 2, import_id)?;
     insert.raw_execute().map(|_| ())
+}
+
+/// How [`Writer::in_key_order`] writes a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// [`Sink::UPSERT_SQL`].
+    Upsert,
+    /// Its plain `INSERT` (no conflict target: into a table whose unique
+    /// index is dropped, [`WriteOrder::Append`]).
+    Insert,
+}
+
+/// The plain `INSERT … VALUES (…)` at the head of an upsert.
+fn insert_sql(upsert: &str) -> &str {
+    upsert.split(" ON CONFLICT").next().unwrap_or(upsert)
 }
 
 /// Merged batches in flight from the merging thread to the writer.

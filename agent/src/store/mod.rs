@@ -265,6 +265,92 @@ pub fn rfc3339_to_ms(s: &str) -> Option<i64> {
 mod tests {
     use super::*;
 
+    /// A store written by an agent before `0004_registry_imsi` keeps its
+    /// registry rows, and the IMSI stays unique through its own index.
+    #[test]
+    fn the_registry_keeps_its_rows_through_the_imsi_index_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute("ATTACH DATABASE ?1 AS carrier", [dir.path().join(CARRIER_DB_FILE).to_string_lossy()])
+                .unwrap();
+            conn.execute_batch("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+                .unwrap();
+            for (name, sql) in MIGRATIONS.iter().take_while(|(n, _)| *n < "0004") {
+                conn.execute_batch(sql).unwrap();
+                conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [name]).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO carrier.imports (id, kind, file, sha256, rows, started_at, actor) \
+                 VALUES (1, 'registry', 'old.csv', '', 2, 0, 'cli');
+                 INSERT INTO carrier.registry VALUES
+                 ('460001234567891', '13800000001', '89860000000000000011', 'China Mobile', 'A', 'resident',
+                  'Name A', 'O-1', 'Outlet 1', 'agent', 1000, 1),
+                 ('460001234567890', '13800000000', '89860000000000000003', 'China Mobile', 'B', 'passport',
+                  'Name B', 'O-2', 'Outlet 2', 'shop', 2000, 1);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let rows: Vec<(String, String, i64)> = store
+            .conn()
+            .prepare("SELECT imsi, owner_id_kind, activated_at FROM registry ORDER BY imsi")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [("460001234567890".into(), "passport".into(), 2000), ("460001234567891".into(), "resident".into(), 1000)]
+        );
+        let indexes: Vec<String> = store
+            .conn()
+            .prepare(
+                "SELECT name FROM carrier.sqlite_schema WHERE type = 'index' AND tbl_name = 'registry' ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(indexes, ["registry_iccid", "registry_imsi", "registry_outlet", "registry_owner"]);
+        let again = store.conn().execute(
+            "INSERT INTO registry SELECT imsi, msisdn, iccid, carrier, owner_id, owner_id_kind, owner_name, \
+             outlet_id, outlet_name, channel, activated_at, import_id FROM registry LIMIT 1",
+            [],
+        );
+        assert!(again.unwrap_err().to_string().contains("UNIQUE constraint failed: registry.imsi"));
+    }
+
+    /// The server's checkpointer folds the carriers' log back too: imports
+    /// leave it to (see `import::run`).
+    #[test]
+    fn the_checkpointer_folds_the_carrier_log_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.conn().pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        store
+            .conn()
+            .execute_batch(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+                 INSERT INTO carrier.imports (kind, file, sha256, rows, started_at, actor)
+                 SELECT 'cdr', 'file-' || i || printf('%.200c', 'x'), '', 0, 0, 'test' FROM n",
+            )
+            .unwrap();
+        let carrier = dir.path().join(CARRIER_DB_FILE);
+        let size = || std::fs::metadata(&carrier).unwrap().len();
+        let before = size();
+        assert!(std::fs::metadata(dir.path().join("carrier.db-wal")).unwrap().len() > before);
+        let checkpointer = Checkpointer::start(dir.path()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while size() <= before && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        checkpointer.stop();
+        assert!(size() > before, "carrier.db still {before} bytes: its log was not folded back");
+    }
+
     #[test]
     fn migrations_apply_once_and_reopen_cleanly() {
         let dir = tempfile::tempdir().unwrap();
