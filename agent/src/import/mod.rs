@@ -43,7 +43,7 @@
 //!   later re-import of millions of rows in key order then sweeps the table
 //!   instead of updating its pages at random, which a table larger than the
 //!   cache cannot afford ([`WriteOrder::Append`]).
-//! - **Key order.** Into a table that has rows, a kind whose primary key is
+//! - **Key order.** Into a table that has rows, a kind whose unique key is
 //!   one column (the registry's IMSI) is written sorted by it
 //!   ([`WriteOrder`]), so that the key's index is not updated at random
 //!   places. A large file is sorted whole first ([`sort`]), in memory up to
@@ -152,7 +152,7 @@ pub struct ImportOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WriteOrder {
     /// [`WriteOrder::Key`] for a file larger than twice the page cache
-    /// ([`ImportOptions::cache_mib`]), whose primary-key index would outgrow
+    /// ([`ImportOptions::cache_mib`]), whose key's index would outgrow
     /// the cache if filled at random; [`WriteOrder::Chunks`] otherwise (and
     /// when the size is unknown). Measured on the synthetic registry: at
     /// 1 M rows (164 MB) key order took less CPU than file order but longer
@@ -171,12 +171,12 @@ pub enum WriteOrder {
     /// than the page cache, sorted by key first as for [`WriteOrder::Key`]. A table that has rows, or a kind that cannot,
     /// falls back to what [`WriteOrder::Auto`] chooses for it.
     Append,
-    /// Sorted by key first ([`sort`]): the table's primary key fills in
+    /// Sorted by key first ([`sort`]): the table's key index fills in
     /// order; spills sorted runs to disk beside the store when the rows
     /// outgrow the memory budget.
     Key,
     /// While reading, in chunks of consecutive rows (65,536), each sorted by
-    /// key on the reading thread: the primary-key index takes each chunk's
+    /// key on the reading thread: the key's index takes each chunk's
     /// inserts in order, one sweep over its pages, instead of at random
     /// places (measured on 1 M synthetic registry rows in the `sqlite3`
     /// shell: 0.8 s of CPU for the inserts against 1.5-2.0 s in file order
@@ -557,7 +557,7 @@ pub(crate) trait Sink: Send {
     const UPSERT_SQL: &'static str;
     /// What a repeated key is called in a row error.
     const DUPLICATE: &'static str;
-    /// The string of a validated row that is the table's whole primary key,
+    /// The string of a validated row that is the table's whole unique key,
     /// if one is: then rows can be written in key order ([`WriteOrder::Key`]).
     const KEY_TEXT: Option<usize>;
     /// A plain insert of one row with its line as rowid, for
@@ -880,10 +880,10 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
         });
         stored?;
         let tap = tap?;
-        // Appended rows have no unique index yet: it is built first, and
-        // fails if a key repeats; then (or when the file is refused anyway)
-        // the repeats are looked up for the report.
-        // (Appended in key order, repeats were found while merging.)
+        // Rows appended as read have no unique index yet: it is built
+        // first, and fails if a key repeats; then (or when the file is
+        // refused anyway) the repeats are looked up for the report. Rows
+        // appended in key order had their repeats found while merging.
         let look_up_repeats = append && !append_sorted;
         let mut built = false;
         if look_up_repeats && writer.bad.total == 0 {
