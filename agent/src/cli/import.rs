@@ -143,7 +143,14 @@ pub(super) fn run(kind: ImportKind, args: &ImportArgs) -> anyhow::Result<u8> {
             }
             // The import left its write-ahead log to be folded back into
             // the database file (see `import::run`): done here, on closing.
-            tracing::info!("import stored; folding its write-ahead log into the database file");
+            let log_bytes = std::fs::metadata(args.data.data.join(format!("{}-wal", crate::store::CARRIER_DB_FILE)))
+                .map_or(0, |m| m.len());
+            if log_bytes > 64 << 20 {
+                tracing::info!(
+                    log_mib = log_bytes >> 20,
+                    "import stored; folding its write-ahead log into the database file"
+                );
+            }
             let folding = Instant::now();
             store.close()?;
             tracing::debug!(elapsed_s = folding.elapsed().as_secs_f64(), "store closed");
