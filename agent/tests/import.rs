@@ -604,26 +604,31 @@ fn every_write_order_stores_the_same() {
     }
     assert_eq!(dumps[0].len(), (n + 5_000) as usize);
 
-    // A file larger than the page cache (2 MiB here, the file 10 MB) of
-    // known size is sorted before it is appended: the same rows again.
+    // Appending: a file of unknown size (above) or larger than the page
+    // cache (2 MiB here, the file 10 MB) is sorted first; one known to fit
+    // in the cache is appended as read. The same rows either way.
     let dir = tempfile::tempdir().unwrap();
     let on_disk = |name: &str, body: &str| {
         let p = dir.path().join(name);
         std::fs::write(&p, body).unwrap();
         p
     };
-    let options = || ImportOptions { order: WriteOrder::Append, cache_mib: 2, ..ImportOptions::default() };
-    let mut store = Store::open_in_memory().unwrap();
-    let a = import::registry::import(&mut store, &on_disk("a.csv", &first), options()).unwrap();
-    let b = import::registry::import(&mut store, &on_disk("b.csv", &second), options()).unwrap();
-    assert_eq!((a.sha256, b.sha256), (outcomes[0].0.clone(), outcomes[0].1.clone()));
-    assert_eq!((a.inserted, b.inserted, b.updated), (u64::from(n), 5_000, u64::from(n / 2)));
-    assert!(registry_dump(&store) == dumps[0], "appending sorted stored different rows");
+    let options = |cache_mib| ImportOptions { order: WriteOrder::Append, cache_mib, ..ImportOptions::default() };
+    let (first_path, second_path) = (on_disk("a.csv", &first), on_disk("b.csv", &second));
+    for cache_mib in [2, 64] {
+        let mut store = Store::open_in_memory().unwrap();
+        let a = import::registry::import(&mut store, &first_path, options(cache_mib)).unwrap();
+        let b = import::registry::import(&mut store, &second_path, options(cache_mib)).unwrap();
+        assert_eq!((a.sha256, b.sha256), (outcomes[0].0.clone(), outcomes[0].1.clone()));
+        assert_eq!((a.inserted, b.inserted, b.updated), (u64::from(n), 5_000, u64::from(n / 2)));
+        assert!(registry_dump(&store) == dumps[0], "appending with a {cache_mib} MiB cache stored different rows");
+    }
 
-    // Appending (into an empty table) finds the same repeats: as read, by
-    // looking them up with a bad row, and when the unique index cannot be
-    // built without; sorted, while merging. Either way nothing is stored
-    // and the indexes are back.
+    // Appending (into an empty table) finds the same repeats: as read (a
+    // file on disk that fits the cache), by looking them up with a bad row,
+    // and when the unique index cannot be built without; sorted (a reader
+    // of unknown size), while merging. Either way nothing is stored and the
+    // indexes are back.
     let third_path = on_disk("c.csv", &third);
     let repeats_path = on_disk("d.csv", &repeats_only);
     for (file, path, lines) in
@@ -632,9 +637,9 @@ fn every_write_order_stores_the_same() {
         for sorted in [false, true] {
             let mut store = Store::open_in_memory().unwrap();
             let e = if sorted {
-                import::registry::import(&mut store, path, options()).unwrap_err()
+                import::registry::import_reader(&mut store, file.as_bytes(), "c.csv", options(2)).unwrap_err()
             } else {
-                import::registry::import_reader(&mut store, file.as_bytes(), "c.csv", options()).unwrap_err()
+                import::registry::import(&mut store, path, options(64)).unwrap_err()
             };
             let r = e.rejection().cloned().unwrap();
             assert_eq!(r.errors.iter().map(|e| e.line).collect::<Vec<_>>(), lines, "sorted {sorted}: {:?}", r.errors);

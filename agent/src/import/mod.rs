@@ -30,8 +30,8 @@
 //! - **Appending into an empty table.** Into an empty registry (the
 //!   carrier's first load, the largest there is) every index is dropped,
 //!   its unique IMSI index included, and the rows are inserted without
-//!   conflict checks: the table only grows at its end. A file up to the
-//!   size of the page cache is appended as the reader hands it on, each row with
+//!   conflict checks: the table only grows at its end. A file known to be
+//!   no larger than the page cache is appended as the reader hands it on, each row with
 //!   its line as rowid: nothing is sorted or spilled, and the writer keeps
 //!   up with the reader. The indexes are built at the end by sorting, the
 //!   unique one first: if it cannot be built a key repeats, and the repeats
@@ -146,6 +146,10 @@ pub struct ImportOptions {
     /// The order rows are written in (the registry sorts by IMSI unless told
     /// otherwise; CDRs are always written in file order).
     pub order: WriteOrder,
+    /// The file's size in bytes, for a reader that cannot tell (an upload
+    /// saved to disk, say): it chooses the write order. Unknown, a file is
+    /// taken to be large.
+    pub size: Option<u64>,
 }
 
 /// The order an import writes its rows in.
@@ -168,7 +172,8 @@ pub enum WriteOrder {
     /// conflict checks (the table only grows at its end), all indexes built
     /// at the end, the unique key's first (see "Appending into an empty
     /// table" in the module's contract). As read; or, for a file larger
-    /// than the page cache, sorted by key first as for [`WriteOrder::Key`]. A table that has rows, or a kind that cannot,
+    /// than the page cache or of unknown size, sorted by key first as for
+    /// [`WriteOrder::Key`]. A table that has rows, or a kind that cannot,
     /// falls back to what [`WriteOrder::Auto`] chooses for it.
     Append,
     /// Sorted by key first ([`sort`]): the table's key index fills in
@@ -194,6 +199,7 @@ impl Default for ImportOptions {
             cache_mib: DEFAULT_CACHE_MIB,
             progress: None,
             order: WriteOrder::default(),
+            size: None,
         }
     }
 }
@@ -206,6 +212,7 @@ impl fmt::Debug for ImportOptions {
             .field("cache_mib", &self.cache_mib)
             .field("progress", &self.progress.is_some())
             .field("order", &self.order)
+            .field("size", &self.size)
             .finish()
     }
 }
@@ -777,6 +784,7 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
 ) -> Result<ImportOutcome, ImportError> {
     let started = Instant::now();
     let started_ms = now_ms();
+    let size_hint = size_hint.or(options.size);
     let tap = Tap::new(reader);
     let mut csv =
         csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(READ_BUFFER).from_reader(tap);
@@ -845,8 +853,9 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
         // random pages, each written to the log again and again as the
         // cache evicts it (measured: re-importing 10 M rows into a table
         // appended in file order had not finished after 7 minutes, its log
-        // past 2 GB and growing). A smaller table stays in the cache.
-        let append_sorted = append && shape.is_some() && size_hint.is_some_and(|b| b > cache_bytes);
+        // past 2 GB and growing). A smaller table stays in the cache. A
+        // file of unknown size might be large.
+        let append_sorted = append && shape.is_some() && size_hint.is_none_or(|b| b > cache_bytes);
         let rebuild = append || size_hint.is_some_and(|b| bulk_load(b, existing));
         let indexes =
             if rebuild { drop_indexes(&tx, S::TABLE, append).map_err(ImportError::store)? } else { Vec::new() };

@@ -153,7 +153,8 @@ pub async fn upload(
     let outcome = state
         .db("importing an upload", move |store| {
             let file = std::fs::File::open(&path).map_err(|e| anyhow::anyhow!("opening the upload: {e}"))?;
-            let options = ImportOptions { tz_offset_s, actor: actor.clone(), ..ImportOptions::default() };
+            let size = file.metadata().ok().map(|m| m.len());
+            let options = ImportOptions { tz_offset_s, actor: actor.clone(), size, ..ImportOptions::default() };
             let result = match kind {
                 ImportKind::Registry => import::registry::import_reader(store, file, &name, options),
                 ImportKind::Cdr => import::cdr::import_reader(store, file, &name, options),
