@@ -31,9 +31,9 @@
 //!   carrier's first load, the largest there is) every index is dropped,
 //!   its unique IMSI index included, and the rows are inserted without
 //!   conflict checks: the table only grows at its end. A file known to be
-//!   no larger than the page cache is appended as the reader hands it on, each row with
-//!   its line as rowid: nothing is sorted or spilled, and the writer keeps
-//!   up with the reader. The indexes are built at the end by sorting, the
+//!   no larger than the page cache is appended as the reader hands it on,
+//!   each row with its line as rowid: nothing is sorted or spilled, and the
+//!   writer keeps up with the reader. The indexes are built at the end by sorting, the
 //!   unique one first: if it cannot be built a key repeats, and the repeats
 //!   are looked up by key (every row but the first of each key, by rowid,
 //!   which is the line) for the report; so they are when the file has bad
@@ -976,18 +976,7 @@ impl Writer<'_, '_> {
         for batch in recv {
             let batch = batch.map_err(|e| csv_error(self.file, e))?;
             self.rows += batch.records;
-            let r = batch.rows();
-            let mut texts = [""; 16];
-            for i in 0..r.len() {
-                for (j, t) in texts.iter_mut().enumerate().take(S::TEXTS) {
-                    *t = r.get(i, S::TEXTS, j);
-                }
-                let n = S::write(&mut upsert, &texts[..S::TEXTS], r.ints_of(i, S::INTS), self.import_id)
-                    .map_err(ImportError::store)?;
-                if n == 0 {
-                    dups.push(r.line(i));
-                }
-            }
+            write_rows::<S>(&mut upsert, batch.rows(), self.import_id, |line| dups.push(line))?;
             // Bad rows of the batch in line order: the reader's and the
             // duplicates (found in key order when the batch is sorted).
             dups.sort_unstable();
@@ -1065,18 +1054,7 @@ impl Writer<'_, '_> {
                 if self.bad.total > 0 || dups.total > 0 {
                     continue;
                 }
-                let r = &merged.rows;
-                let mut texts = [""; 16];
-                for i in 0..r.len() {
-                    for (j, t) in texts.iter_mut().enumerate().take(S::TEXTS) {
-                        *t = r.get(i, S::TEXTS, j);
-                    }
-                    let n = S::write(&mut upsert, &texts[..S::TEXTS], r.ints_of(i, S::INTS), self.import_id)
-                        .map_err(ImportError::store)?;
-                    if n == 0 {
-                        dups.push(r.line(i));
-                    }
-                }
+                write_rows::<S>(&mut upsert, &merged.rows, self.import_id, |line| dups.push(line))?;
             }
             Ok(dups)
         });
@@ -1159,6 +1137,27 @@ impl Writer<'_, '_> {
         }
         self.bad.total = reader_bad.total + dups.total;
     }
+}
+
+/// Runs `stmt` ([`Sink::write`]) for every row of `r`; a row that changed
+/// nothing (its key repeats one this import wrote) goes to `repeat` by line.
+fn write_rows<S: Sink>(
+    stmt: &mut rusqlite::Statement<'_>,
+    r: &Rows,
+    import_id: i64,
+    mut repeat: impl FnMut(u64),
+) -> Result<(), ImportError> {
+    let mut texts = [""; 16];
+    for i in 0..r.len() {
+        for (j, t) in texts.iter_mut().enumerate().take(S::TEXTS) {
+            *t = r.get(i, S::TEXTS, j);
+        }
+        let n = S::write(stmt, &texts[..S::TEXTS], r.ints_of(i, S::INTS), import_id).map_err(ImportError::store)?;
+        if n == 0 {
+            repeat(r.line(i));
+        }
+    }
+    Ok(())
 }
 
 /// Runs [`Sink::APPEND_SQL`] for row `i` of `r`: its line, strings,
