@@ -62,7 +62,7 @@ const APPEND: &str = "INSERT INTO registry (rowid, imsi, msisdn, iccid, carrier,
 
 /// Validates and writes registry rows; holds the normalisation buffers.
 #[derive(Debug)]
-struct RegistrySink {
+pub(crate) struct RegistrySink {
     tz_offset_s: i32,
     msisdn: String,
     owner_id: String,
