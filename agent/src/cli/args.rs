@@ -414,8 +414,8 @@ pub struct ImportArgs {
     #[arg(long, value_name = "OFFSET", default_value = "+08:00", allow_hyphen_values = true, value_parser = parse_tz)]
     pub tz: i32,
     /// Database page cache during the import, MiB: the import's memory bound
-    /// (at the default, peak RSS was about 310 MiB importing 1 M or 10 M rows
-    /// into an empty registry, and under 550 MiB re-importing 10 M; it does
+    /// (at the default, peak RSS was 300-460 MiB importing 1 M or 10 M rows
+    /// into an empty registry, and under 600 MiB re-importing 10 M; it does
     /// not grow with the file).
     #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(16..=65536))]
     pub cache_mib: u32,
