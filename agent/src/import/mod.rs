@@ -23,9 +23,10 @@
 //!   buffer, hashes it (SHA-256), parses and validates each record into
 //!   flat batches of [`BATCH_ROWS`] rows (a few in flight; one chunk of
 //!   65,536 when sorting, below; when the whole file is sorted before it
-//!   is written, a thread of the reader's own parses and hashes while the
-//!   reader validates and sorts); the calling thread writes them with one
-//!   prepared statement inside one transaction. Memory stays bounded
+//!   is written, a thread of the reader's own parses and hashes, the
+//!   reader validates and the calling thread sorts the chunks); the
+//!   calling thread writes them with one prepared statement inside one
+//!   transaction. Memory stays bounded
 //!   whatever the file's size: the page cache is capped at
 //!   [`ImportOptions::cache_mib`] (default [`DEFAULT_CACHE_MIB`]), and so
 //!   are the rows held for sorting (below).
@@ -1019,9 +1020,9 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
         let mut writer = Writer { tx: &tx, file, import_id, rows: 0, bad: BadRows::default() };
         let sink = S::new(&options);
         let progress = options.progress.take();
-        // The reader sorts chunks of rows by key for key and chunk order:
-        // while it reads, this thread writes the chunk before (chunk order)
-        // or spills sorted runs (key order).
+        // Chunks of rows are sorted by key for key and chunk order: in chunk
+        // order the reader sorts each while this thread writes the one
+        // before; in key order (the whole file) see below.
         let sort = shape.filter(|_| matches!(order, WriteOrder::Key | WriteOrder::Chunks) || append_sorted);
         // Two threads: this one writes to the database, which is most of the
         // work; a reader parses, validates, hashes and sorts ahead of it.
@@ -1657,7 +1658,8 @@ mod tests {
         out
     }
 
-    /// Fails with an I/O error once `left` bytes have been read.
+    /// Reads the bytes given, in pieces, then fails with an I/O error once
+    /// the given number of them has been read.
     struct FailsAfter<'a>(&'a [u8], usize);
 
     impl Read for FailsAfter<'_> {

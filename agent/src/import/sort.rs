@@ -11,7 +11,8 @@
 //! # Contract
 //!
 //! - [`sorted`] sorts a chunk of validated [`Rows`] (consecutive rows of the
-//!   file, up to [`CHUNK_ROWS`]; the reading thread does this) and
+//!   file, up to [`CHUNK_ROWS`]; the reading thread or the import's
+//!   writing thread, whichever has time) and
 //!   [`Sorter::push`] takes the sorted chunks in file order. When the
 //!   chunks held exceed half the memory budget they go to a thread of the
 //!   sorter's own, which merges them into one sorted *run* in an anonymous
@@ -143,8 +144,9 @@ impl Sorter {
         Sorter { shape, budget, dir: dir.to_path_buf(), chunks: Vec::new(), held: 0, spiller: None, runs: 0 }
     }
 
-    /// Takes the next rows of the file, sorted ([`sorted`]; the reading
-    /// thread sorts them, so that this thread's work overlaps its own).
+    /// Takes the next rows of the file, sorted ([`sorted`]). Runs are
+    /// written on the sorter's thread: this waits only when a run is due
+    /// while the one before is still being written.
     pub(crate) fn push(&mut self, rows: SortedRows) -> io::Result<()> {
         let chunk = rows.0;
         if chunk.rows.len() == 0 {
