@@ -713,11 +713,8 @@ impl Parsed {
     ) -> bool {
         self.len = 0;
         self.error = None;
-        while self.len < PARSED_ROWS {
-            if self.records.len() == self.len {
-                self.records.push(csv::ByteRecord::new());
-            }
-            let Some(rec) = self.records.get_mut(self.len) else { return false };
+        self.records.resize_with(PARSED_ROWS, csv::ByteRecord::new);
+        for rec in self.records.iter_mut() {
             match csv.read_byte_record(rec) {
                 Ok(true) => self.len += 1,
                 Ok(false) => return false,
