@@ -642,8 +642,9 @@ fn read_batches<S: Sink, R: Read + Send>(
     sort: Option<sort::Shape>,
     parse_apart: bool,
     send: std::sync::mpsc::SyncSender<Result<Batch, csv::Error>>,
-    mut progress: Option<ProgressFn>,
+    progress: Option<ProgressFn>,
 ) -> Tap<R> {
+    let mut progress = Progress { report: progress, records: 0 };
     let batch_rows = if sort.is_some() { sort::CHUNK_ROWS } else { BATCH_ROWS };
     let sort = sort.filter(|_| !parse_apart);
     let mut checker =
@@ -652,7 +653,6 @@ fn read_batches<S: Sink, R: Read + Send>(
         return read_parsed_apart(csv, checker, send, progress);
     }
     let mut rec = csv::ByteRecord::new();
-    let mut records = 0u64;
     loop {
         match csv.read_byte_record(&mut rec) {
             Err(e) => {
@@ -666,23 +666,42 @@ fn read_batches<S: Sink, R: Read + Send>(
                 break;
             }
             Ok(true) => {
-                records += 1;
-                if records % PROGRESS_EVERY == 0 {
-                    if let Some(p) = progress.as_mut() {
-                        p(csv.get_ref().bytes);
-                    }
-                }
+                progress.record(&csv);
                 if checker.check(&rec) && checker.take().is_some_and(|full| send.send(Ok(full)).is_err()) {
                     break;
                 }
             }
         }
     }
-    let tap = csv.into_inner();
-    if let Some(p) = progress.as_mut() {
-        p(tap.bytes);
+    progress.end(csv)
+}
+
+/// Progress reports while reading: every [`PROGRESS_EVERY`] records and at
+/// the end, with the bytes read so far.
+struct Progress {
+    report: Option<ProgressFn>,
+    records: u64,
+}
+
+impl Progress {
+    /// Counts one record read.
+    fn record<R: Read>(&mut self, csv: &csv::Reader<Tap<R>>) {
+        self.records += 1;
+        if self.records % PROGRESS_EVERY == 0 {
+            if let Some(p) = self.report.as_mut() {
+                p(csv.get_ref().bytes);
+            }
+        }
     }
-    tap
+
+    /// The file is read: the last report, and the tap.
+    fn end<R: Read>(mut self, csv: csv::Reader<Tap<R>>) -> Tap<R> {
+        let tap = csv.into_inner();
+        if let Some(p) = self.report.as_mut() {
+            p(tap.bytes);
+        }
+        tap
+    }
 }
 
 /// Records parsed by one thread and validated by another ([`read_parsed_apart`]).
@@ -705,12 +724,7 @@ struct Parsed {
 impl Parsed {
     /// Parses up to [`PARSED_ROWS`] records; false once the file has ended
     /// (or failed, in `error`).
-    fn fill<R: Read>(
-        &mut self,
-        csv: &mut csv::Reader<Tap<R>>,
-        records: &mut u64,
-        progress: &mut Option<ProgressFn>,
-    ) -> bool {
+    fn fill<R: Read>(&mut self, csv: &mut csv::Reader<Tap<R>>, progress: &mut Progress) -> bool {
         self.len = 0;
         self.error = None;
         self.records.resize_with(PARSED_ROWS, csv::ByteRecord::new);
@@ -723,12 +737,7 @@ impl Parsed {
                     return false;
                 }
             }
-            *records += 1;
-            if *records % PROGRESS_EVERY == 0 {
-                if let Some(p) = progress.as_mut() {
-                    p(csv.get_ref().bytes);
-                }
-            }
+            progress.record(csv);
         }
         true
     }
@@ -741,7 +750,7 @@ fn read_parsed_apart<S: Sink, R: Read + Send>(
     mut csv: csv::Reader<Tap<R>>,
     mut checker: Checker<S>,
     send: std::sync::mpsc::SyncSender<Result<Batch, csv::Error>>,
-    mut progress: Option<ProgressFn>,
+    mut progress: Progress,
 ) -> Tap<R> {
     std::thread::scope(|scope| {
         let (parsed_send, parsed_recv) = std::sync::mpsc::sync_channel::<Parsed>(PARSED_IN_FLIGHT);
@@ -750,20 +759,15 @@ fn read_parsed_apart<S: Sink, R: Read + Send>(
             let _ = spare_send.send(Parsed::default());
         }
         let parser = scope.spawn(move || {
-            let mut records = 0u64;
             // Ends at the file's end or error, or when the validating thread
             // has hung up (no spare chunk comes back, or none is taken).
             while let Ok(mut parsed) = spare_recv.recv() {
-                let more = parsed.fill(&mut csv, &mut records, &mut progress);
+                let more = parsed.fill(&mut csv, &mut progress);
                 if parsed_send.send(parsed).is_err() || !more {
                     break;
                 }
             }
-            let tap = csv.into_inner();
-            if let Some(p) = progress.as_mut() {
-                p(tap.bytes);
-            }
-            tap
+            progress.end(csv)
         });
         let mut to_writer = true;
         for mut parsed in parsed_recv.iter() {
