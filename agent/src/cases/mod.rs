@@ -357,10 +357,13 @@ pub fn set_state_in(tx: &Transaction<'_>, id: i64, to: State, actor: &str, reaso
     tx.execute("UPDATE cases SET state = ?2, updated_at = ?3 WHERE id = ?1", params![id, to.as_str(), now_ms()])?;
     history(tx, id, actor, Some(from.as_str()), to.as_str(), reason.trim())?;
     if to == State::Confirmed {
+        // The registry's IMSI is a number (its rowid): found by it, then
+        // its 15 digits compared, so that no shorter string of digits matches.
         tx.execute(
             "INSERT OR IGNORE INTO blocked_cards (imsi, iccid, msisdn, owner_id, case_id, blocked_at)
              SELECT m.value, r.iccid, r.msisdn, r.owner_id, m.case_id, ?2
-             FROM case_members m LEFT JOIN registry r ON r.imsi = m.value
+             FROM case_members m LEFT JOIN registry r
+               ON r.imsi = m.value AND printf('%015d', r.imsi) = m.value
              WHERE m.case_id = ?1 AND m.kind = 'imsi'",
             params![id, now_ms()],
         )?;

@@ -299,3 +299,44 @@ fn an_owner_in_two_cases_is_named_in_both_and_a_second_run_changes_nothing() {
     let second = f.correlate();
     assert_eq!((second.cases_opened, second.cases_updated, second.cases_reopened), (0, 0, 0), "{second:?}");
 }
+
+/// The registry keeps an IMSI as a number (its rowid): a test network's IMSI
+/// with leading zeros finds its card and comes back whole, from a lookup by
+/// IMSI, by ICCID and when a case is confirmed; a shorter string of the same
+/// digits is another IMSI, which the registry does not hold.
+#[test]
+fn imsis_with_leading_zeros_find_their_cards_and_shorter_digits_do_not() {
+    let mut f = Fixture::new();
+    f.gateway(1, "198.51.100.10", "simbox");
+    let (zero, by_iccid, short) = ("001010000000001", "001010000000003", "1010000000001");
+    f.card(zero, &resident(1), "Test", "A", T0);
+    f.card(by_iccid, &resident(3), "Test", "A", T0);
+    f.link(1, "imsi", zero, "control_plane", 1.0);
+    f.link(1, "imsi", short, "control_plane", 1.0);
+    f.link(1, "iccid", &format!("8986{}", &by_iccid[5..]), "control_plane", 1.0);
+    f.correlate();
+    let id = list(f.conn(), &ListFilter::default()).unwrap()[0].id;
+    let d = show(f.conn(), id, true).unwrap();
+    assert_eq!(d.imsis, [zero, by_iccid, short]);
+    let owner_of = |imsi: &str| d.sims.iter().find(|s| s.imsi == imsi).and_then(|s| s.owner_id.clone());
+    assert_eq!(owner_of(zero), Some(resident(1)));
+    assert_eq!(owner_of(by_iccid), Some(resident(3)));
+    assert_eq!(owner_of(short), None);
+    let mut owners: Vec<(String, u64)> = d.owners.iter().map(|o| (o.owner_id.clone(), o.cards_in_case)).collect();
+    owners.sort();
+    assert_eq!(owners, [(resident(1), 1), (resident(3), 1)]);
+
+    set_state(f.store.conn_mut(), id, State::Confirmed, "ana", "confirmed").unwrap();
+    let blocked: Vec<(String, Option<String>)> = f
+        .conn()
+        .prepare("SELECT imsi, owner_id FROM blocked_cards ORDER BY imsi")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        blocked,
+        [(zero.to_owned(), Some(resident(1))), (by_iccid.to_owned(), Some(resident(3))), (short.to_owned(), None)]
+    );
+}

@@ -23,6 +23,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::Config;
+use crate::import::registry::{imsi_key, imsi_text};
 
 /// A module that carried more SIMs than this is not followed (a placeholder
 /// IMEI such as all zeros would otherwise join everything); counted instead.
@@ -193,13 +194,14 @@ impl Graph<'_, '_> {
     }
 
     fn iccid_of(&self, imsi: &str) -> rusqlite::Result<Option<String>> {
+        let Some(key) = imsi_key(imsi) else { return Ok(None) };
         let mut stmt = self.tx.prepare_cached("SELECT iccid FROM registry WHERE imsi = ?1")?;
-        stmt.query_row([imsi], |r| r.get(0)).optional()
+        stmt.query_row([key], |r| r.get(0)).optional()
     }
 
     fn imsi_of_iccid(&self, iccid: &str) -> rusqlite::Result<Option<String>> {
         let mut stmt = self.tx.prepare_cached("SELECT imsi FROM registry WHERE iccid = ?1")?;
-        stmt.query_row([iccid], |r| r.get(0)).optional()
+        Ok(stmt.query_row([iccid], |r| r.get(0)).optional()?.map(imsi_text))
     }
 
     /// Modules (14 digits) a SIM was seen in: CDRs and the cell side.

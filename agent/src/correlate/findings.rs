@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cluster::{Cluster, Tie};
 use super::Config;
+use crate::import::registry::imsi_key;
 use crate::store::ms_to_rfc3339;
 
 /// A SIM of the cluster with its registry row, if the registry knows it.
@@ -177,21 +178,27 @@ pub fn analyse(
     let mut f = CaseFindings::default();
     let mut rows: BTreeMap<&str, Row> = BTreeMap::new();
     for (imsi, ties) in &cluster.imsis {
-        let row = reg
-            .query_row([imsi], |r| {
-                Ok(Row {
-                    msisdn: r.get(0)?,
-                    iccid: r.get(1)?,
-                    carrier: r.get(2)?,
-                    owner_id: r.get(3)?,
-                    owner_kind: r.get(4)?,
-                    owner_name: r.get(5)?,
-                    outlet_id: r.get(6)?,
-                    outlet_name: r.get(7)?,
-                    activated_at: r.get(8)?,
+        // An IMSI the registry cannot hold (not 15 digits) is not in it.
+        let key = imsi_key(imsi);
+        let row = key
+            .map(|key| {
+                reg.query_row([key], |r| {
+                    Ok(Row {
+                        msisdn: r.get(0)?,
+                        iccid: r.get(1)?,
+                        carrier: r.get(2)?,
+                        owner_id: r.get(3)?,
+                        owner_kind: r.get(4)?,
+                        owner_name: r.get(5)?,
+                        outlet_id: r.get(6)?,
+                        outlet_name: r.get(7)?,
+                        activated_at: r.get(8)?,
+                    })
                 })
+                .optional()
             })
-            .optional()?;
+            .transpose()?
+            .flatten();
         f.sims.push(SimInfo {
             imsi: imsi.clone(),
             msisdn: row.as_ref().map(|r| r.msisdn.clone()),

@@ -31,29 +31,23 @@
 //!   [`ImportOptions::cache_mib`] (default [`DEFAULT_CACHE_MIB`]), and so
 //!   are the rows held for sorting (below).
 //! - **Appending into an empty table.** Into an empty registry (the
-//!   carrier's first load, the largest there is) every index is dropped,
-//!   its unique IMSI index included, and the rows are inserted without
-//!   conflict checks: the table only grows at its end. A file known to be
-//!   no larger than the page cache is appended as the reader hands it on,
-//!   each row with its line as rowid: nothing is sorted or spilled, and the
-//!   writer keeps up with the reader. The indexes are built at the end by sorting, the
-//!   unique one first: if it cannot be built a key repeats, and the repeats
-//!   are looked up by key (every row but the first of each key, by rowid,
-//!   which is the line) for the report; so they are when the file has bad
-//!   rows anyway, which is why good rows are still appended after a bad
-//!   one. A larger file is sorted by key first (as in key order, below) and
-//!   appended in that order, so that the table's rows are in key order: a
-//!   later re-import of millions of rows in key order then sweeps the table
-//!   instead of updating its pages at random, which a table larger than the
-//!   cache cannot afford ([`WriteOrder::Append`]).
+//!   carrier's first load, the largest there is) its secondary indexes are
+//!   dropped and the file is sorted by key first (as in key order, below),
+//!   then inserted in that order without conflict checks: the registry's
+//!   key, the IMSI, is its rowid, so the table fills its pages in order
+//!   and a later re-import of millions of rows in key order sweeps it
+//!   instead of updating its pages at random, which a table larger than
+//!   the cache cannot afford. Repeated keys are found while merging. The
+//!   indexes are built at the end by sorting.
 //! - **Key order.** Into a table that has rows, a kind whose unique key is
 //!   one column (the registry's IMSI) is written sorted by it
-//!   ([`WriteOrder`]), so that the key's index is not updated at random
-//!   places. A large file is sorted whole first ([`sort`]), in memory up to
-//!   the budget and in sorted runs in anonymous temporary files beside the
+//!   ([`WriteOrder`]), so that the key's B-tree (the registry's table
+//!   itself, whose rowid is the IMSI) is not updated at random places. A
+//!   large file is sorted whole first ([`sort`]), in memory up to the
+//!   budget and in sorted runs in anonymous temporary files beside the
 //!   store beyond it (disk: about the file's size; a thread of the sorter's
 //!   own writes them), then merged (on another thread) into the upsert: the
-//!   index grows at its right edge. A smaller one is written while it is
+//!   B-tree is swept once, in order. A smaller one is written while it is
 //!   read, in chunks of consecutive rows each sorted by key (the reader
 //!   sorts a chunk while the writer stores the one before). Repeated keys
 //!   are found either way; the report is the same as in file order. CDRs
@@ -167,17 +161,16 @@ pub enum WriteOrder {
     /// and less time than either; at 10 M rows (1.7 GB) key order takes a
     /// quarter less CPU than file order.
     ///
-    /// Into an empty table of a kind that can ([`Sink::APPEND_SQL`]: the
+    /// Into an empty table of a kind that can ([`Sink::APPEND`]: the
     /// registry), [`WriteOrder::Append`] whatever the size.
     #[default]
     Auto,
-    /// Into an empty table: every index dropped, rows inserted without
-    /// conflict checks (the table only grows at its end), all indexes built
-    /// at the end, the unique key's first (see "Appending into an empty
-    /// table" in the module's contract). As read; or, for a file larger
-    /// than the page cache or of unknown size, sorted by key first as for
-    /// [`WriteOrder::Key`]. A table that has rows, or a kind that cannot,
-    /// falls back to what [`WriteOrder::Auto`] chooses for it.
+    /// Into an empty table: every index dropped, the rows sorted by key
+    /// first as for [`WriteOrder::Key`], then inserted without conflict
+    /// checks (the table only grows at its end), all indexes built at the
+    /// end (see "Appending into an empty table" in the module's contract).
+    /// A table that has rows, or a kind that cannot, falls back to what
+    /// [`WriteOrder::Auto`] chooses for it.
     Append,
     /// Sorted by key first ([`sort`]): the table's key index fills in
     /// order; spills sorted runs to disk beside the store when the rows
@@ -570,14 +563,13 @@ pub(crate) trait Sink: Send {
     /// The string of a validated row that is the table's whole unique key,
     /// if one is: then rows can be written in key order ([`WriteOrder::Key`]).
     const KEY_TEXT: Option<usize>;
-    /// A plain insert of one row with its line as rowid, for
-    /// [`WriteOrder::Append`]: parameters `?1` the line, then the strings,
-    /// the integers and the import's id, in the order [`Sink::write`] binds
-    /// them. `None`: the kind is never appended.
-    const APPEND_SQL: Option<&'static str> = None;
-    /// The column of the table's unique key, when [`Sink::APPEND_SQL`] is
-    /// set: repeats are looked up by it.
-    const KEY_COLUMN: &'static str = "";
+    /// Whether an empty table of this kind is appended to ([`WriteOrder::Append`]):
+    /// needs [`Sink::KEY_TEXT`], the order the rows are appended in.
+    const APPEND: bool = false;
+    /// Whether the unique key is the table's rowid (the registry's IMSI): then
+    /// new rows do not take the largest rowids, and inserted rows are
+    /// counted by the table's rows instead.
+    const KEY_IS_ROWID: bool = false;
     /// Strings per validated row (at most 16).
     const TEXTS: usize;
     /// Integers per validated row.
@@ -894,7 +886,7 @@ fn bulk_load(bytes: u64, existing: u64) -> bool {
     rows >= BULK_MIN_ROWS && rows / 2 >= existing
 }
 
-/// Rows in `table` (an upper bound is enough: SQLite counts the smallest index).
+/// Rows in `table` (SQLite counts them in its smallest index).
 fn count_rows(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<u64> {
     tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
         .map(|n| u64::try_from(n).unwrap_or(0))
@@ -998,23 +990,15 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
         let existing = count_rows(&tx, S::TABLE).map_err(ImportError::store)?;
         let cache_bytes = cache_kib.unsigned_abs() * 1024;
         let order = match options.order {
-            WriteOrder::Auto | WriteOrder::Append if existing == 0 && S::APPEND_SQL.is_some() => WriteOrder::Append,
+            WriteOrder::Auto | WriteOrder::Append if existing == 0 && S::APPEND && S::KEY_TEXT.is_some() => {
+                WriteOrder::Append
+            }
             WriteOrder::Auto | WriteOrder::Append if size_hint.is_some_and(|b| b > 2 * cache_bytes) => WriteOrder::Key,
             WriteOrder::Auto | WriteOrder::Append => WriteOrder::Chunks,
             other => other,
         };
-        let append = order == WriteOrder::Append;
         let shape = S::KEY_TEXT.map(|key| sort::Shape { texts: S::TEXTS, ints: S::INTS, key });
-        // A file larger than the page cache is appended in key order, so
-        // that the table's rows are in key order too: a later re-import of
-        // as many rows, written in key order, then sweeps the table. Into a
-        // table in file order larger than the cache, its updates land on
-        // random pages, each written to the log again and again as the
-        // cache evicts it (measured: re-importing 10 M rows into a table
-        // appended in file order had not finished after 7 minutes, its log
-        // past 2 GB and growing). A smaller table stays in the cache. A
-        // file of unknown size might be large.
-        let append_sorted = append && shape.is_some() && size_hint.is_none_or(|b| b > cache_bytes);
+        let append = order == WriteOrder::Append && shape.is_some();
         let rebuild = append || size_hint.is_some_and(|b| bulk_load(b, existing));
         let indexes =
             if rebuild { drop_indexes(&tx, S::TABLE, append).map_err(ImportError::store)? } else { Vec::new() };
@@ -1023,8 +1007,8 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
         let progress = options.progress.take();
         // Chunks of rows are sorted by key for key and chunk order: in chunk
         // order the reader sorts each while this thread writes the one
-        // before; in key order (the whole file) see below.
-        let sort = shape.filter(|_| matches!(order, WriteOrder::Key | WriteOrder::Chunks) || append_sorted);
+        // before; in key order and when appending, the whole file, see below.
+        let sort = shape.filter(|_| matches!(order, WriteOrder::Key | WriteOrder::Chunks | WriteOrder::Append));
         // Two threads: this one writes to the database, which is most of the
         // work; a reader parses, validates, hashes and sorts ahead of it.
         // When the whole file is sorted before anything is written, this
@@ -1035,17 +1019,29 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
         // 1.97-2.30 s instead of 2.31-2.62 s with the sorting here as well,
         // three alternating pairs).
         let parse_apart = sort.is_some() && order != WriteOrder::Chunks;
+        // The whole file's rows, sorted here: held in memory up to the page
+        // cache's budget (the cache stays small while they are written),
+        // beyond it spilled in runs. A file whose rows are expected to fit
+        // (the rows held take about a third more than their bytes in the
+        // file: 209 MiB for the 163 MiB of 1 M synthetic registry rows) is
+        // held whole.
+        let sorter = shape.filter(|_| parse_apart).map(|shape| {
+            let sorter = sort::Sorter::new(shape, usize::try_from(cache_bytes).unwrap_or(usize::MAX), &spill_dir);
+            match size_hint {
+                Some(b) if b.saturating_mul(HELD_PER_FILE_BYTE.0) / HELD_PER_FILE_BYTE.1 <= cache_bytes => {
+                    sorter.fitting()
+                }
+                _ => sorter,
+            }
+        });
         let (tap, stored) = std::thread::scope(|scope| {
             let in_flight = if sort.is_some() { CHUNKS_IN_FLIGHT } else { BATCHES_IN_FLIGHT };
             let (send, recv) = std::sync::mpsc::sync_channel(in_flight);
             let reader = scope.spawn(move || read_batches(csv, sink, cols, width, sort, parse_apart, send, progress));
-            let stored = match (shape, order) {
-                (Some(shape), WriteOrder::Append) if append_sorted => {
-                    writer.in_key_order::<S>(recv, shape, cache_bytes, true, &spill_dir, Write::Insert)
-                }
-                (_, WriteOrder::Append) => writer.appended::<S>(recv),
-                (Some(shape), WriteOrder::Key) => {
-                    writer.in_key_order::<S>(recv, shape, cache_bytes, !indexes.is_empty(), &spill_dir, Write::Upsert)
+            let stored = match (sorter, order) {
+                (Some(sorter), WriteOrder::Append) => writer.in_key_order::<S>(recv, sorter, true, Write::Insert),
+                (Some(sorter), WriteOrder::Key) => {
+                    writer.in_key_order::<S>(recv, sorter, !indexes.is_empty(), Write::Upsert)
                 }
                 _ => writer.as_read::<S>(recv),
             };
@@ -1056,23 +1052,6 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
         });
         stored?;
         let tap = tap?;
-        // Rows appended as read have no unique index yet: it is built
-        // first, and fails if a key repeats; then (or when the file is
-        // refused anyway) the repeats are looked up for the report. Rows
-        // appended in key order had their repeats found while merging.
-        let look_up_repeats = append && !append_sorted;
-        let mut built = false;
-        if look_up_repeats && writer.bad.total == 0 {
-            match build_indexes(&tx, &indexes) {
-                Ok(()) => built = true,
-                Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
-                    writer.find_repeats::<S>()?;
-                }
-                Err(e) => return Err(ImportError::store(e)),
-            }
-        } else if look_up_repeats {
-            writer.find_repeats::<S>()?;
-        }
         let Writer { rows, bad, .. } = writer;
         if bad.total > 0 {
             // Dropping `tx` rolls everything back, the imports row included.
@@ -1085,13 +1064,14 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
                 source: None,
             });
         }
-        if !built {
-            build_indexes(&tx, &indexes).map_err(ImportError::store)?;
-        }
+        build_indexes(&tx, &indexes).map_err(ImportError::store)?;
         let sha256 = hex::encode(tap.hash.finalize());
         let inserted = if append {
             // Into an empty table: every row is new.
             rows
+        } else if S::KEY_IS_ROWID {
+            let after = count_rows(&tx, S::TABLE).map_err(ImportError::store)?;
+            after.saturating_sub(existing).min(rows)
         } else {
             // Each new row took max(rowid)+1 (nothing is deleted meanwhile),
             // so the rowid range grew by the number of inserted rows.
@@ -1169,15 +1149,14 @@ impl Writer<'_, '_> {
     fn in_key_order<S: Sink>(
         &mut self,
         recv: Batches,
-        shape: sort::Shape,
-        budget: u64,
+        mut sorter: sort::Sorter,
         indexes_dropped: bool,
-        spill_dir: &std::path::Path,
         how: Write,
     ) -> Result<(), ImportError> {
         let file = self.file;
+        let (shape, budget) = (sorter.shape(), sorter.budget() as u64);
+        let spill_dir = sorter.dir().to_path_buf();
         let spill_error = |e| ImportError::io(format!("{file}: sorting rows in {}", spill_dir.display()), e);
-        let mut sorter = sort::Sorter::new(shape, usize::try_from(budget).unwrap_or(usize::MAX), spill_dir);
         for batch in recv {
             let batch = batch.map_err(|e| csv_error(file, e))?;
             self.rows += batch.records;
@@ -1234,58 +1213,6 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
-    /// Appends the rows as they come, each with its line as rowid, into the
-    /// table whose indexes are all dropped ([`WriteOrder::Append`]): the
-    /// table grows at its end. Good rows are appended even after a bad
-    /// one, so that [`Writer::find_repeats`] can still report repeated keys.
-    fn appended<S: Sink>(&mut self, recv: Batches) -> Result<(), ImportError> {
-        let sql = S::APPEND_SQL
-            .ok_or_else(|| ImportError::new(ImportErrorKind::Store, format!("{} rows cannot be appended", S::KIND)))?;
-        let mut insert = self.tx.prepare(sql).map_err(ImportError::store)?;
-        for batch in recv {
-            let mut batch = batch.map_err(|e| csv_error(self.file, e))?;
-            self.rows += batch.records;
-            for e in std::mem::take(&mut batch.bad) {
-                self.bad.push(e.line, e.reason);
-            }
-            let r = batch.rows();
-            for i in 0..r.len() {
-                append_row::<S>(&mut insert, r, i, self.import_id).map_err(ImportError::store)?;
-            }
-        }
-        tracing::debug!(rows = self.rows, "rows appended");
-        Ok(())
-    }
-
-    /// After [`Writer::appended`]: the rows whose key repeats an earlier
-    /// row's (by rowid, which is the line), added to the bad rows.
-    fn find_repeats<S: Sink>(&mut self) -> Result<(), ImportError> {
-        let (table, key) = (S::TABLE, S::KEY_COLUMN);
-        let mut stmt = self
-            .tx
-            .prepare(&format!(
-                "SELECT {key}, rowid FROM {table} \
-                 WHERE {key} IN (SELECT {key} FROM {table} GROUP BY {key} HAVING count(*) > 1) \
-                 ORDER BY {key}, rowid"
-            ))
-            .map_err(ImportError::store)?;
-        let mut found = stmt.query([]).map_err(ImportError::store)?;
-        let mut dups = DupLines::default();
-        let mut last: Option<String> = None;
-        while let Some(row) = found.next().map_err(ImportError::store)? {
-            let k: String = row.get(0).map_err(ImportError::store)?;
-            let line: i64 = row.get(1).map_err(ImportError::store)?;
-            if last.as_deref() == Some(k.as_str()) {
-                dups.push(u64::try_from(line).unwrap_or(0));
-            } else {
-                last = Some(k);
-            }
-        }
-        tracing::debug!(repeats = dups.total, "repeated keys looked up");
-        self.add_repeats::<S>(dups);
-        Ok(())
-    }
-
     /// Adds repeated keys' lines to the bad rows, in line order.
     fn add_repeats<S: Sink>(&mut self, dups: DupLines) {
         if dups.total == 0 {
@@ -1325,26 +1252,6 @@ fn write_rows<S: Sink>(
         }
     }
     Ok(())
-}
-
-/// Runs [`Sink::APPEND_SQL`] for row `i` of `r`: its line, strings,
-/// integers and the import's id, bound in that order.
-fn append_row<S: Sink>(
-    insert: &mut rusqlite::Statement<'_>,
-    r: &Rows,
-    i: usize,
-    import_id: i64,
-) -> rusqlite::Result<()> {
-    insert.raw_bind_parameter(1, i64::try_from(r.line(i)).unwrap_or(i64::MAX))?;
-    for j in 0..S::TEXTS {
-        insert.raw_bind_parameter(j + 2, r.get(i, S::TEXTS, j))?;
-    }
-    let ints = r.ints_of(i, S::INTS);
-    for (k, v) in ints.iter().enumerate() {
-        insert.raw_bind_parameter(S::TEXTS + 2 + k, *v)?;
-    }
-    insert.raw_bind_parameter(S::TEXTS + S::INTS + 2, import_id)?;
-    insert.raw_execute().map(|_| ())
 }
 
 /// How [`Writer::in_key_order`] writes a row.
@@ -1403,6 +1310,10 @@ fn merge_batches(mut merge: sort::Merge, shape: sort::Shape, send: &std::sync::m
         let _ = send.send(Ok(batch));
     }
 }
+
+/// Bytes of validated rows held for sorting per byte of the file, at most
+/// (as a fraction): see [`run`].
+const HELD_PER_FILE_BYTE: (u64, u64) = (3, 2);
 
 /// Page cache, KiB, below which writing in key order never goes.
 const MIN_WRITING_CACHE_KIB: i64 = 16 * 1024;

@@ -5,6 +5,10 @@
 //! [`super::validate`]; file rules: [`super`]. A stored row is replaced by a
 //! later import of the same IMSI (`registry.import_id` names the import that
 //! wrote it last).
+//!
+//! The table is keyed by the IMSI as a number, its rowid ([`imsi_key`];
+//! migration `0005_registry_imsi_rowid`): read an IMSI back with
+//! [`imsi_text`], or `printf('%015d', imsi)` in SQL.
 
 use std::io::Read;
 use std::path::Path;
@@ -56,9 +60,21 @@ const UPSERT: &str = "INSERT INTO registry (imsi, msisdn, iccid, carrier, owner_
      channel = excluded.channel, activated_at = excluded.activated_at, import_id = excluded.import_id \
      WHERE registry.import_id <> excluded.import_id";
 
-const APPEND: &str = "INSERT INTO registry (rowid, imsi, msisdn, iccid, carrier, owner_id, owner_id_kind, \
-     owner_name, outlet_id, outlet_name, channel, activated_at, import_id) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+/// The registry's key for an IMSI: its 15 digits as a number, the table's
+/// rowid. `None` for anything else, which the registry cannot hold (a
+/// shorter string of digits must not find the IMSI it would be as a
+/// number: `1010000000001` is not `001010000000001`).
+pub fn imsi_key(imsi: &str) -> Option<i64> {
+    if imsi.len() != 15 || !imsi.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    imsi.parse().ok()
+}
+
+/// An IMSI as stored in the registry ([`imsi_key`]), back to its 15 digits.
+pub fn imsi_text(key: i64) -> String {
+    format!("{key:015}")
+}
 
 /// Validates and writes registry rows; holds the normalisation buffers.
 #[derive(Debug)]
@@ -76,8 +92,8 @@ impl Sink for RegistrySink {
     const DUPLICATE: &'static str = "imsi repeats an earlier row of this file";
     // The IMSI, the first string `validate` appends.
     const KEY_TEXT: Option<usize> = Some(0);
-    const APPEND_SQL: Option<&'static str> = Some(APPEND);
-    const KEY_COLUMN: &'static str = "imsi";
+    const APPEND: bool = true;
+    const KEY_IS_ROWID: bool = true;
     const TEXTS: usize = 10;
     const INTS: usize = 1;
 
@@ -138,6 +154,26 @@ impl Sink for RegistrySink {
         import_id: i64,
     ) -> rusqlite::Result<usize> {
         let activated = ints.first().copied().unwrap_or_default();
-        upsert.execute(params![t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], activated, import_id])
+        // Validated as 15 digits; the key is their number.
+        let imsi = imsi_key(t[0]).ok_or_else(|| {
+            rusqlite::Error::ToSqlConversionFailure(format!("imsi {:?} is not 15 digits", t[0]).into())
+        })?;
+        upsert.execute(params![imsi, t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], activated, import_id])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_the_fifteen_digits_as_a_number_and_nothing_else_has_one() {
+        assert_eq!(imsi_key("460001234567890"), Some(460_001_234_567_890));
+        assert_eq!(imsi_key("001010000000001"), Some(1_010_000_000_001));
+        assert_eq!(imsi_text(1_010_000_000_001), "001010000000001");
+        assert_eq!(imsi_text(460_001_234_567_890), "460001234567890");
+        for not in ["1010000000001", "0010100000000012", "", "46000123456789x", "+46000123456789", " 46000123456789"] {
+            assert_eq!(imsi_key(not), None, "{not:?}");
+        }
     }
 }

@@ -135,13 +135,43 @@ pub(crate) struct Sorter {
     spiller: Option<Spiller>,
     /// Runs handed to the spiller so far.
     runs: usize,
+    /// Held bytes past which the chunks go to the spiller: half the budget,
+    /// or all of it for rows expected to fit ([`Sorter::fitting`]).
+    spill_at: usize,
 }
 
 impl Sorter {
     /// A sorter holding at most about `budget` bytes of rows in memory,
     /// spilling sorted runs into anonymous files in `dir`.
     pub(crate) fn new(shape: Shape, budget: usize, dir: &Path) -> Sorter {
-        Sorter { shape, budget, dir: dir.to_path_buf(), chunks: Vec::new(), held: 0, spiller: None, runs: 0 }
+        let spill_at = budget / 2;
+        Sorter { shape, budget, dir: dir.to_path_buf(), chunks: Vec::new(), held: 0, spiller: None, runs: 0, spill_at }
+    }
+
+    /// The same sorter, for rows expected to fit in the budget whole (the
+    /// file's size says so): it holds up to the whole budget before it
+    /// spills, instead of half, so that such a file is never spilled. If
+    /// they do not fit after all, the first run is the whole budget, and
+    /// while it is written the next half fills: memory reaches one and a
+    /// half times the budget once.
+    pub(crate) fn fitting(mut self) -> Sorter {
+        self.spill_at = self.budget;
+        self
+    }
+
+    /// The budget, bytes.
+    pub(crate) fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// What the rows hold.
+    pub(crate) fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// Where runs are spilled.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Takes the next rows of the file, sorted ([`sorted`]). Runs are
@@ -154,9 +184,10 @@ impl Sorter {
         }
         self.held += chunk.bytes();
         self.chunks.push(chunk);
-        if self.held > self.budget / 2 {
+        if self.held > self.spill_at {
             let chunks = std::mem::take(&mut self.chunks);
             self.held = 0;
+            self.spill_at = self.budget / 2;
             let spiller = match self.spiller.as_ref() {
                 Some(s) => s,
                 None => self.spiller.insert(Spiller::start(self.shape, &self.dir)?),
@@ -510,6 +541,35 @@ mod tests {
                 let n = (line - 2) % 4093;
                 assert_eq!((other.as_str(), *int), (format!("other{n}").as_str(), n as i64 * 10));
             }
+        }
+    }
+
+    #[test]
+    fn a_fitting_sorter_holds_the_whole_budget_before_it_spills() {
+        let owned: Vec<String> = (0..20_000u32).map(|i| format!("4600{:07}", (i * 7919) % 20_000)).collect();
+        let keys: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let chunks = || {
+            keys.chunks(4093).scan(2, |line, part| {
+                let r = sorted(&rows(part, *line), SHAPE);
+                *line += part.len() as u64;
+                Some(r)
+            })
+        };
+        let total: usize = chunks().map(|c| c.0.bytes()).sum();
+        let dir = tempfile::tempdir().unwrap();
+        // All the rows in the budget, but more than half of it: only a
+        // fitting sorter keeps them in memory. Under the budget, it spills.
+        for (budget, fitting, spills) in [(total, false, true), (total, true, false), (total / 2, true, true)] {
+            let mut s = Sorter::new(SHAPE, budget, dir.path());
+            if fitting {
+                s = s.fitting();
+            }
+            for c in chunks() {
+                s.push(c).unwrap();
+            }
+            assert_eq!(s.runs() > 0, spills, "budget {budget} of {total}, fitting {fitting}");
+            let got: Vec<(String, u64)> = drain(s.finish().unwrap()).into_iter().map(|(k, l, _, _)| (k, l)).collect();
+            assert_eq!(got, expected(&keys));
         }
     }
 

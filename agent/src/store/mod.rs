@@ -20,6 +20,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_carrier", include_str!("../../migrations/0002_carrier.sql")),
     ("0003_ui", include_str!("../../migrations/0003_ui.sql")),
     ("0004_registry_imsi", include_str!("../../migrations/0004_registry_imsi.sql")),
+    ("0005_registry_imsi_rowid", include_str!("../../migrations/0005_registry_imsi_rowid.sql")),
 ];
 
 /// Pages of write-ahead log after which a commit checkpoints (see `configure`).
@@ -266,9 +267,10 @@ mod tests {
     use super::*;
 
     /// A store written by an agent before `0004_registry_imsi` keeps its
-    /// registry rows, and the IMSI stays unique through its own index.
+    /// registry rows through it and `0005_registry_imsi_rowid`: the IMSI
+    /// becomes the rowid, stays unique, and keeps a leading zero.
     #[test]
-    fn the_registry_keeps_its_rows_through_the_imsi_index_migration() {
+    fn the_registry_keeps_its_rows_through_the_imsi_key_migrations() {
         let dir = tempfile::tempdir().unwrap();
         {
             let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
@@ -287,14 +289,16 @@ mod tests {
                  ('460001234567891', '13800000001', '89860000000000000011', 'China Mobile', 'A', 'resident',
                   'Name A', 'O-1', 'Outlet 1', 'agent', 1000, 1),
                  ('460001234567890', '13800000000', '89860000000000000003', 'China Mobile', 'B', 'passport',
-                  'Name B', 'O-2', 'Outlet 2', 'shop', 2000, 1);",
+                  'Name B', 'O-2', 'Outlet 2', 'shop', 2000, 1),
+                 ('001010000000001', '13800000002', '89860000000000000029', 'Test', 'C', 'resident',
+                  'Name C', 'O-3', 'Outlet 3', 'shop', 3000, 1);",
             )
             .unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
         let rows: Vec<(String, String, i64)> = store
             .conn()
-            .prepare("SELECT imsi, owner_id_kind, activated_at FROM registry ORDER BY imsi")
+            .prepare("SELECT printf('%015d', imsi), owner_id_kind, activated_at FROM registry ORDER BY imsi")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()
@@ -302,8 +306,18 @@ mod tests {
             .unwrap();
         assert_eq!(
             rows,
-            [("460001234567890".into(), "passport".into(), 2000), ("460001234567891".into(), "resident".into(), 1000)]
+            [
+                ("001010000000001".into(), "resident".into(), 3000),
+                ("460001234567890".into(), "passport".into(), 2000),
+                ("460001234567891".into(), "resident".into(), 1000)
+            ]
         );
+        // The IMSI is the rowid: the table is in IMSI order, without an index of its own.
+        let rowid: i64 = store
+            .conn()
+            .query_row("SELECT rowid FROM registry WHERE imsi = '460001234567890'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rowid, 460_001_234_567_890);
         let indexes: Vec<String> = store
             .conn()
             .prepare(
@@ -314,7 +328,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(indexes, ["registry_iccid", "registry_imsi", "registry_outlet", "registry_owner"]);
+        assert_eq!(indexes, ["registry_iccid", "registry_outlet", "registry_owner"]);
         let again = store.conn().execute(
             "INSERT INTO registry SELECT imsi, msisdn, iccid, carrier, owner_id, owner_id_kind, owner_name, \
              outlet_id, outlet_name, channel, activated_at, import_id FROM registry LIMIT 1",
