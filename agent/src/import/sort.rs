@@ -17,12 +17,14 @@
 //!   chunks held exceed half the memory budget they go to a thread of the
 //!   sorter's own, which merges them into one sorted *run* in an anonymous
 //!   temporary file (deleted by the system when closed, also after a
-//!   crash) and drops them, while the next half fills.
+//!   crash) and drops them, while the next half fills. A sorter told that
+//!   the rows fit ([`Sorter::fitting`]) holds the whole budget first.
 //! - [`Sorter::finish`] hands back a [`Merge`] of the runs and the chunks
 //!   still in memory, which yields every row once, ordered by key (the
 //!   key's bytes, which is SQLite's `BINARY` collation) and, for equal keys,
 //!   by line: the first row of a repeated key is the earliest in the file.
-//! - Memory: the budget and one read buffer per run ([`RUN_BUFFER`]); the
+//! - Memory: the budget (half as much again, once, when rows said to fit
+//!   do not) and one read buffer per run ([`RUN_BUFFER`]); the
 //!   reading thread holds the chunk it fills and its sorted copy. Disk:
 //!   about the rows' size, in the directory given.
 //! - A run file is only ever read by the process that wrote it, but is still
