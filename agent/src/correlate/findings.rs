@@ -179,10 +179,9 @@ pub fn analyse(
     let mut rows: BTreeMap<&str, Row> = BTreeMap::new();
     for (imsi, ties) in &cluster.imsis {
         // An IMSI the registry cannot hold (not 15 digits) is not in it.
-        let key = imsi_key(imsi);
-        let row = key
-            .map(|key| {
-                reg.query_row([key], |r| {
+        let row = match imsi_key(imsi) {
+            Some(key) => reg
+                .query_row([key], |r| {
                     Ok(Row {
                         msisdn: r.get(0)?,
                         iccid: r.get(1)?,
@@ -195,10 +194,9 @@ pub fn analyse(
                         activated_at: r.get(8)?,
                     })
                 })
-                .optional()
-            })
-            .transpose()?
-            .flatten();
+                .optional()?,
+            None => None,
+        };
         f.sims.push(SimInfo {
             imsi: imsi.clone(),
             msisdn: row.as_ref().map(|r| r.msisdn.clone()),
