@@ -1259,8 +1259,9 @@ fn write_rows<S: Sink>(
 enum Write {
     /// [`Sink::UPSERT_SQL`].
     Upsert,
-    /// Its plain `INSERT` (no conflict target: into a table whose unique
-    /// index is dropped, [`WriteOrder::Append`]).
+    /// Its plain `INSERT`, without a conflict target: into an empty table
+    /// ([`WriteOrder::Append`]), rows whose repeated keys the merge has
+    /// already set apart.
     Insert,
 }
 
