@@ -662,3 +662,161 @@ fn every_write_order_stores_the_same() {
     let moved = dumps[0].iter().filter(|r| r[8].contains("Moved Outlet")).count();
     assert_eq!(moved, (n / 2) as usize);
 }
+
+/// Bytes of `carrier.db`'s write-ahead log in `data` now (none: 0).
+fn carrier_log_bytes(data: &Path) -> u64 {
+    std::fs::metadata(data.join("carrier.db-wal")).map_or(0, |m| m.len())
+}
+
+fn carrier_journal_mode(store: &Store) -> String {
+    store.conn().query_row("PRAGMA carrier.journal_mode", [], |r| r.get(0)).unwrap()
+}
+
+/// A first load into an empty registry, with nothing else holding the store,
+/// writes its pages once, in place: no write-ahead log to fold back. With
+/// another connection open it keeps the log (which that connection needs
+/// to read meanwhile), and so does a re-import. Every way ends in WAL mode
+/// with the same rows.
+#[test]
+fn a_first_load_alone_writes_no_log_and_the_store_stays_in_wal_mode() {
+    let n = 20_000u32;
+    let env = Env::new();
+    let file = env.write("reg.csv", registry_file((0..n).map(|i| reg_row((i * 7919) % n))));
+    let options = || ImportOptions { cache_mib: 16, ..ImportOptions::default() };
+    let table_mib = |store: &Store| -> u64 {
+        let pages: i64 = store.conn().query_row("PRAGMA carrier.page_count", [], |r| r.get(0)).unwrap();
+        (u64::try_from(pages).unwrap() * 65_536) >> 20
+    };
+
+    // Alone: the log stays empty (the rows take a few MiB).
+    let mut store = Store::open(&env.data()).unwrap();
+    let a = import::registry::import(&mut store, &file, options()).unwrap();
+    assert_eq!(a.inserted, u64::from(n));
+    assert!(table_mib(&store) >= 3, "the rows take {} MiB", table_mib(&store));
+    let log = carrier_log_bytes(&env.data());
+    assert!(log < 256 << 10, "a first load wrote {log} bytes of log");
+    assert_eq!(carrier_journal_mode(&store), "wal");
+    assert!(!env.data().join("carrier.db-journal").exists(), "the rollback journal is left behind");
+    let alone = registry_dump(&store);
+    assert_eq!(alone.len(), n as usize);
+
+    // Re-importing (the registry has rows): through the log.
+    let b = import::registry::import(&mut store, &file, options()).unwrap();
+    assert_eq!(b.updated, u64::from(n));
+    let log = carrier_log_bytes(&env.data());
+    assert!(log >= 1 << 20, "a re-import wrote only {log} bytes of log");
+    store.close().unwrap();
+
+    // Into an empty registry while another connection has the store open:
+    // through the log, and that connection can read meanwhile and after.
+    let other_env = Env::new();
+    let other = Store::open(&other_env.data()).unwrap();
+    let mut store = Store::open(&other_env.data()).unwrap();
+    let c = import::registry::import(&mut store, &file, options()).unwrap();
+    assert_eq!(c.inserted, u64::from(n));
+    let log = carrier_log_bytes(&other_env.data());
+    assert!(log >= 1 << 20, "with another connection open the load wrote only {log} bytes of log");
+    let seen: i64 = other.conn().query_row("SELECT count(*) FROM registry", [], |r| r.get(0)).unwrap();
+    assert_eq!(seen, i64::from(n));
+    assert_eq!(carrier_journal_mode(&store), "wal");
+    // The same rows stored either way, the import ids aside.
+    let strip = |rows: Vec<Vec<String>>| rows.into_iter().map(|mut r| r.pop().map(|_| r).unwrap()).collect::<Vec<_>>();
+    assert!(strip(registry_dump(&store)) == strip(alone.clone()), "the load through the log stored other rows");
+
+    // The same with only a server's checkpointer running beside it.
+    let served_env = Env::new();
+    drop(Store::open(&served_env.data()).unwrap());
+    let checkpointer = duanka_agent::store::Checkpointer::start(&served_env.data()).unwrap();
+    std::thread::sleep(duanka_agent::store::CHECKPOINT_INTERVAL * 3);
+    let mut store = Store::open(&served_env.data()).unwrap();
+    let d = import::registry::import(&mut store, &file, options()).unwrap();
+    // A passive checkpoint folds the log back but leaves the file's size.
+    let log = carrier_log_bytes(&served_env.data());
+    checkpointer.stop();
+    assert!(log >= 1 << 20, "beside a checkpointer the load wrote only {log} bytes of log");
+    assert_eq!(d.inserted, u64::from(n));
+    assert_eq!(carrier_journal_mode(&store), "wal");
+    assert!(strip(registry_dump(&store)) == strip(alone.clone()), "the load beside a checkpointer stored other rows");
+
+    // A refused file in rollback-journal mode leaves the table empty and
+    // the store in WAL mode.
+    let bad_env = Env::new();
+    let mut rows: Vec<String> = (0..n).map(reg_row).collect();
+    rows[n as usize - 1] = reg_row(0).replace(&iccid(0), "123");
+    let bad = bad_env.write("bad.csv", registry_file(rows));
+    let mut store = Store::open(&bad_env.data()).unwrap();
+    let e = import::registry::import(&mut store, &bad, options()).unwrap_err();
+    assert_eq!(e.kind(), ImportErrorKind::Rejected);
+    assert!(registry_dump(&store).is_empty());
+    assert_eq!(carrier_journal_mode(&store), "wal");
+    let ok: String = store.conn().query_row("PRAGMA carrier.integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(ok, "ok");
+}
+
+/// SIGKILL in the middle of a first load, while its pages are being written
+/// into `carrier.db` in place (rollback-journal mode): the next start puts
+/// the file back as it was, with an empty registry, and the same file then
+/// imports whole. The real binary, with a small page cache so that pages
+/// reach the file early.
+#[test]
+fn sigkill_mid_first_load_leaves_an_empty_registry_and_the_file_imports_again() {
+    let n = 200_000u32;
+    let env = Env::new();
+    let file = env.write("reg.csv", registry_file((0..n).map(|i| reg_row((i * 7919) % n))));
+    // The store exists (migrated) before the load: its size is what a
+    // rollback must bring the file back to.
+    drop(Store::open(&env.data()).unwrap());
+    let carrier = env.data().join("carrier.db");
+    let size_before = std::fs::metadata(&carrier).unwrap().len();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_duanka-agent"))
+        .args(["registry", "import", file.to_str().unwrap(), "--no-progress", "-q", "--no-correlate"])
+        .args(["--cache-mib", "16", "--data"])
+        .arg(env.data())
+        .env_remove("DUANKA_DATA")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run duanka-agent");
+    // Wait until rows have reached the database file itself (it grew by
+    // 8 MiB, the table being about 30 MiB), then kill.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let size = std::fs::metadata(&carrier).map_or(0, |m| m.len());
+        if size >= size_before + (8 << 20) {
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the import ended ({status}) before its rows reached carrier.db (size {size})");
+        }
+        assert!(std::time::Instant::now() < deadline, "carrier.db did not grow within 300 s");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().expect("SIGKILL");
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the import finished before it was killed");
+    assert!(
+        env.data().join("carrier.db-journal").exists(),
+        "a load killed in rollback-journal mode leaves its journal"
+    );
+
+    // Opening the store rolls the load back.
+    let store = Store::open(&env.data()).unwrap();
+    assert!(registry_dump(&store).is_empty(), "rows of a killed import survived");
+    let ok: String = store.conn().query_row("PRAGMA carrier.integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(ok, "ok");
+    assert_eq!(carrier_journal_mode(&store), "wal");
+    let imports: i64 = store.conn().query_row("SELECT count(*) FROM imports", [], |r| r.get(0)).unwrap();
+    assert_eq!(imports, 0, "the killed import is recorded");
+    drop(store);
+    let size_after = std::fs::metadata(&carrier).unwrap().len();
+    assert!(
+        size_after < size_before + (1 << 20),
+        "carrier.db kept the killed load's pages: {size_before} -> {size_after}"
+    );
+
+    let (code, json, out) = env.import("registry", &file, true);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(json["inserted"], u64::from(n), "{out}");
+    assert_eq!(env.count("SELECT count(*) FROM registry"), i64::from(n));
+}

@@ -393,6 +393,13 @@ Times are ISO 8601 / RFC 3339: 2024-03-01T10:00:00+08:00, 2024-03-01T02:00:00Z,
 time without an offset is read in the --tz zone, China Standard Time
 (+08:00) unless told otherwise.
 
+A registry import into an empty registry (a carrier's first load) writes
+the rows once, straight into carrier.db, when nothing else has the store
+open; other commands started meanwhile wait for it (up to 30 s, then they
+say the store is busy). With the server or another command running, it
+writes through the write-ahead log as every other import does, and they
+keep reading. Killed midway, any import leaves nothing behind.
+
 Exit status: 0 imported; 2 a bad command line; 3 the file was refused (bad rows, bad header,
 empty file), nothing stored; 1 any other failure, nothing stored.";
 

@@ -28,6 +28,9 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 /// Bytes the write-ahead log file is truncated to after a checkpoint.
 const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
+/// How long a connection waits for another's lock before it gives up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Page cache per connection, KiB.
 const CACHE_KIB: i64 = 64 * 1024;
 
@@ -76,6 +79,13 @@ pub enum StoreError {
     /// A value could not be written as JSON for a `*_json` column.
     #[error("encoding JSON: {0}")]
     Encode(String),
+    /// Another process holds `carrier.db` to itself: a first registry load
+    /// (see [`rollback_journal_for_bulk_load`]) that outlasted the busy timeout.
+    #[error(
+        "carrier.db is held by another process (a first registry load keeps it to itself until it commits); \
+         try again when that import has finished"
+    )]
+    Busy,
     /// The database was written by a newer agent.
     #[error("database is at migration {found}, newer than this agent knows ({known}); upgrade the agent")]
     TooNew {
@@ -117,11 +127,11 @@ impl Store {
     }
 
     fn configure(&mut self) -> Result<(), StoreError> {
-        self.conn.busy_timeout(Duration::from_secs(30))?;
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
         // Only takes effect on a new database; see PAGE_SIZE and CARRIER_PAGE_SIZE.
         self.conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         self.conn.pragma_update(Some(CARRIER), "page_size", CARRIER_PAGE_SIZE)?;
-        self.conn.pragma_update(Some(CARRIER), "journal_mode", "WAL")?;
+        self.carrier_wal()?;
         self.conn.pragma_update(Some(CARRIER), "synchronous", "NORMAL")?;
         // WAL: readers do not block the writer; `synchronous=NORMAL` in WAL mode
         // still survives a process crash (only an OS crash can lose the last
@@ -146,6 +156,27 @@ impl Store {
         // Ingest alone keeps a dozen statements cached; room for the rest.
         self.conn.set_prepared_statement_cache_capacity(64);
         Ok(())
+    }
+
+    /// Puts `carrier.db` in WAL mode (a no-op when it is). A first registry
+    /// load may hold it in rollback-journal mode (see
+    /// [`rollback_journal_for_bulk_load`]); while that load still reads its
+    /// file, SQLite refuses the switch at once instead of waiting, so it is
+    /// tried again for as long as the busy timeout, as any other wait for
+    /// the writer would last.
+    fn carrier_wal(&self) -> Result<(), StoreError> {
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match self.conn.pragma_update(Some(CARRIER), "journal_mode", "WAL") {
+                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StoreError::Busy);
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                done => return done.map_err(StoreError::from),
+            }
+        }
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -206,6 +237,57 @@ impl Store {
     /// The data directory (empty for an in-memory store).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+/// Takes `carrier.db` out of WAL mode into a rollback journal for a bulk
+/// load into an empty table, if nothing else has the store open; says
+/// whether it did. Call it outside a transaction, and [`wal_again`] after
+/// the load whatever its outcome.
+///
+/// Why: in WAL mode every page the load writes goes into the log first and
+/// is copied into `carrier.db` again by the checkpoint afterwards (after
+/// 10 M registry rows a 2.4 GB log, 16 s to fold back, and twice the rows'
+/// size on disk meanwhile). A rollback journal keeps a copy only of the
+/// pages that existed before the transaction; pages added at the end of the
+/// file, which is nearly all a bulk load writes, are written once, in
+/// place. A crash is still rolled back whole: the journal holds the
+/// original pages and size, and the next connection to open the store puts
+/// them back (`synchronous=FULL` meanwhile, which the journal needs for
+/// that after a power cut).
+///
+/// The price: while the load holds the file, other connections can neither
+/// read it nor open the store (they wait out their busy timeout). So the
+/// switch is only tried with the busy timeout at zero: any other open
+/// connection (a running server, its checkpointer, another command) holds
+/// a shared lock that makes it fail at once, and the load then keeps WAL.
+pub(crate) fn rollback_journal_for_bulk_load(conn: &Connection) -> rusqlite::Result<bool> {
+    let busy_ms: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
+    conn.busy_timeout(Duration::ZERO)?;
+    let switched = conn.pragma_update_and_check(Some(CARRIER), "journal_mode", "DELETE", |r| r.get::<_, String>(0));
+    conn.busy_timeout(Duration::from_millis(u64::try_from(busy_ms).unwrap_or(0)))?;
+    match switched {
+        Ok(mode) if mode.eq_ignore_ascii_case("delete") => {
+            conn.pragma_update(Some(CARRIER), "synchronous", "FULL")?;
+            Ok(true)
+        }
+        // An in-memory database stays in "memory" mode.
+        Ok(_) => Ok(false),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Puts `carrier.db` back into WAL mode after [`rollback_journal_for_bulk_load`].
+/// Should another process have opened the store meanwhile and be waiting
+/// for it, this can fail; that process switches it back itself (every
+/// [`Store::open`] does), so a failure is only logged.
+pub(crate) fn wal_again(conn: &Connection) {
+    let back = conn
+        .pragma_update_and_check(Some(CARRIER), "journal_mode", "WAL", |r| r.get::<_, String>(0))
+        .and_then(|_| conn.pragma_update(Some(CARRIER), "synchronous", "NORMAL"));
+    if let Err(e) = back {
+        tracing::warn!(error = %e, "carrier.db stays in rollback-journal mode until the store is next opened");
     }
 }
 
@@ -371,6 +453,48 @@ mod tests {
         }
         checkpointer.stop();
         assert!(size() > before, "carrier.db still {before} bytes: its log was not folded back");
+    }
+
+    /// A first load holds `carrier.db` in rollback-journal mode: a store
+    /// opened meanwhile waits for it (SQLite itself would refuse at once
+    /// while the load only reads its file) and finds it back in WAL mode;
+    /// with any other connection open the load keeps WAL.
+    #[test]
+    fn a_store_opened_during_a_first_load_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let loader = Store::open(dir.path()).unwrap();
+        assert!(rollback_journal_for_bulk_load(loader.conn()).unwrap());
+        let sync: i64 = loader.conn().query_row("PRAGMA carrier.synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!(sync, 2, "FULL while in rollback-journal mode");
+        // What a load holds while it reads its file: a write lock on carrier.db.
+        loader.conn().execute_batch("BEGIN; INSERT INTO carrier.imports (kind, file, sha256, rows, started_at, actor) VALUES ('registry', 'f', '', 0, 0, 'test')").unwrap();
+        let opener = {
+            let dir = dir.path().to_path_buf();
+            std::thread::spawn(move || {
+                let started = std::time::Instant::now();
+                let store = Store::open(&dir).map_err(|e| e.to_string());
+                (store, started.elapsed())
+            })
+        };
+        std::thread::sleep(Duration::from_millis(600));
+        loader.conn().execute_batch("COMMIT").unwrap();
+        wal_again(loader.conn());
+        let (opened, waited) = opener.join().unwrap();
+        let opened = opened.expect("a store opened during the load");
+        assert!(waited >= Duration::from_millis(500), "it did not wait for the load: {waited:?}");
+        let mode: String = opened.conn().query_row("PRAGMA carrier.journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        let imports: i64 = opened.conn().query_row("SELECT count(*) FROM imports", [], |r| r.get(0)).unwrap();
+        assert_eq!(imports, 1);
+        let sync: i64 = loader.conn().query_row("PRAGMA carrier.synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!(sync, 1, "NORMAL again");
+        // Two stores open: no switch, and both stay usable.
+        assert!(!rollback_journal_for_bulk_load(loader.conn()).unwrap());
+        let mode: String = loader.conn().query_row("PRAGMA carrier.journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        // In memory there is nothing to switch.
+        let memory = Store::open_in_memory().unwrap();
+        assert!(!rollback_journal_for_bulk_load(memory.conn()).unwrap());
     }
 
     #[test]
