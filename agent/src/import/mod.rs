@@ -893,11 +893,12 @@ fn bulk_load(bytes: u64, existing: u64) -> bool {
     rows >= BULK_MIN_ROWS && rows / 2 >= existing
 }
 
-/// Rows in `table` (SQLite counts them in its smallest index).
+/// Whether `table` has no rows.
 fn table_is_empty(conn: &rusqlite::Connection, table: &str) -> rusqlite::Result<bool> {
     conn.query_row(&format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"), [], |r| r.get(0))
 }
 
+/// Rows in `table` (SQLite counts them in its smallest index).
 fn count_rows(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<u64> {
     tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
         .map(|n| u64::try_from(n).unwrap_or(0))
@@ -993,11 +994,17 @@ pub(crate) fn run<S: Sink, R: Read + Send>(
     // when no one else has the store open (see the function). Should rows
     // arrive between this check and the transaction, the import only
     // chooses another order below: a rollback journal is as safe, merely
-    // slower for pages that already existed.
+    // slower for pages that already existed. Should the check fail, the
+    // import goes on in WAL mode (the same failure, if it lasts, then
+    // surfaces inside the transaction and the settings above are put back).
     let rollback_journal = S::APPEND
         && matches!(options.order, WriteOrder::Auto | WriteOrder::Append)
-        && table_is_empty(conn, S::TABLE).map_err(ImportError::store)?
-        && crate::store::rollback_journal_for_bulk_load(conn).map_err(ImportError::store)?;
+        && table_is_empty(conn, S::TABLE)
+            .and_then(|empty| Ok(empty && crate::store::rollback_journal_for_bulk_load(conn)?))
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not switch carrier.db to a rollback journal; loading through the log");
+                false
+            });
     if rollback_journal {
         tracing::debug!("loading into an empty table: carrier.db in rollback-journal mode");
     }
