@@ -720,7 +720,14 @@ fn a_first_load_alone_writes_no_log_and_the_store_stays_in_wal_mode() {
     assert_eq!(seen, i64::from(n));
     assert_eq!(carrier_journal_mode(&store), "wal");
     // The same rows stored either way, the import ids aside.
-    let strip = |rows: Vec<Vec<String>>| rows.into_iter().map(|mut r| r.pop().map(|_| r).unwrap()).collect::<Vec<_>>();
+    let strip = |rows: Vec<Vec<String>>| {
+        rows.into_iter()
+            .map(|mut r| {
+                r.pop();
+                r
+            })
+            .collect::<Vec<_>>()
+    };
     assert!(strip(registry_dump(&store)) == strip(alone.clone()), "the load through the log stored other rows");
 
     // The same with only a server's checkpointer running beside it.
@@ -749,6 +756,7 @@ fn a_first_load_alone_writes_no_log_and_the_store_stays_in_wal_mode() {
     assert_eq!(e.kind(), ImportErrorKind::Rejected);
     assert!(registry_dump(&store).is_empty());
     assert_eq!(carrier_journal_mode(&store), "wal");
+    assert!(!bad_env.data().join("carrier.db-journal").exists(), "the rollback journal is left behind");
     let ok: String = store.conn().query_row("PRAGMA carrier.integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(ok, "ok");
 }
@@ -787,7 +795,11 @@ fn sigkill_mid_first_load_leaves_an_empty_registry_and_the_file_imports_again() 
             break;
         }
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("the import ended ({status}) before its rows reached carrier.db (size {size})");
+            let mut said = String::new();
+            if let Some(mut err) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut err, &mut said);
+            }
+            panic!("the import ended ({status}) before its rows reached carrier.db (size {size}): {said}");
         }
         assert!(std::time::Instant::now() < deadline, "carrier.db did not grow within 300 s");
         std::thread::sleep(std::time::Duration::from_millis(2));
