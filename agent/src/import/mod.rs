@@ -1378,9 +1378,10 @@ impl DupLines {
 /// free). With the small runs of [`INDEX_SORT_CACHE_KIB`], two helpers beat
 /// one: measured with the `sqlite3` shell on the three registry indexes of
 /// 1 M rows, alternating, 3.3-3.7 s against 3.8-4.3 s (six runs each; no
-/// helper, 3.5-4.9 s), and in the import, 2.9-3.6 s against 3.2-3.6 s (five
-/// pairs, a busy machine); at 10 M rows, 31-38 s against 33-41 s. With
-/// 16 MiB runs one helper was as fast as two.
+/// helper, 3.5-4.9 s), and in the import, 2.9-3.6 s against 3.2-3.7 s (five
+/// pairs, a busy machine, the index builds alone); at 10 M rows, in the
+/// shell, 31-38 s against 33-41 s. With 16 MiB runs one helper was as fast
+/// as two.
 const INDEX_SORT_THREADS: i64 = 2;
 
 /// Main-database page cache, KiB, while indexes are built (see [`build_indexes`]).
