@@ -663,6 +663,15 @@ fn every_write_order_stores_the_same() {
     assert_eq!(moved, (n / 2) as usize);
 }
 
+/// The files a first load writes its table's pages into, left in `data`.
+fn load_files(data: &Path) -> Vec<String> {
+    std::fs::read_dir(data)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(".duanka-load-"))
+        .collect()
+}
+
 /// Bytes of `carrier.db`'s write-ahead log in `data` now (none: 0).
 fn carrier_log_bytes(data: &Path) -> u64 {
     std::fs::metadata(data.join("carrier.db-wal")).map_or(0, |m| m.len())
@@ -697,6 +706,9 @@ fn a_first_load_alone_writes_no_log_and_the_store_stays_in_wal_mode() {
     assert!(log < 256 << 10, "a first load wrote {log} bytes of log");
     assert_eq!(carrier_journal_mode(&store), "wal");
     assert!(!env.data().join("carrier.db-journal").exists(), "the rollback journal is left behind");
+    assert_eq!(load_files(&env.data()), Vec::<String>::new(), "the load file is left behind");
+    let ok: String = store.conn().query_row("PRAGMA carrier.integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(ok, "ok");
     let alone = registry_dump(&store);
     assert_eq!(alone.len(), n as usize);
 
@@ -757,14 +769,16 @@ fn a_first_load_alone_writes_no_log_and_the_store_stays_in_wal_mode() {
     assert!(registry_dump(&store).is_empty());
     assert_eq!(carrier_journal_mode(&store), "wal");
     assert!(!bad_env.data().join("carrier.db-journal").exists(), "the rollback journal is left behind");
+    assert_eq!(load_files(&bad_env.data()), Vec::<String>::new(), "a refused load leaves its load file");
     let ok: String = store.conn().query_row("PRAGMA carrier.integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(ok, "ok");
 }
 
 /// SIGKILL in the middle of a first load, while its pages are being written
-/// into `carrier.db` in place (rollback-journal mode): the next start puts
-/// the file back as it was, with an empty registry, and the same file then
-/// imports whole. The real binary, with a small page cache so that pages
+/// into `carrier.db` in place (rollback-journal mode; SQLite copies them
+/// there from the load's own page file, see `import::pages`): the next
+/// start puts the file back as it was, with an empty registry, and the same
+/// file then imports whole, removing the killed load's page file. The real binary, with a small page cache so that pages
 /// reach the file early.
 #[test]
 fn sigkill_mid_first_load_leaves_an_empty_registry_and_the_file_imports_again() {
@@ -831,4 +845,6 @@ fn sigkill_mid_first_load_leaves_an_empty_registry_and_the_file_imports_again() 
     assert_eq!(code, 0, "{out}");
     assert_eq!(json["inserted"], u64::from(n), "{out}");
     assert_eq!(env.count("SELECT count(*) FROM registry"), i64::from(n));
+    // The killed load's page file (see `import::pages`) is gone too.
+    assert_eq!(load_files(&env.data()), Vec::<String>::new(), "a killed load's file is left behind");
 }

@@ -96,6 +96,33 @@ impl Sink for RegistrySink {
     const KEY_IS_ROWID: bool = true;
     const TEXTS: usize = 10;
     const INTS: usize = 1;
+    const RECORD_COLUMNS: Option<&'static [&'static str]> = Some(&[
+        "imsi",
+        "msisdn",
+        "iccid",
+        "carrier",
+        "owner_id",
+        "owner_id_kind",
+        "owner_name",
+        "outlet_id",
+        "outlet_name",
+        "channel",
+        "activated_at",
+        "import_id",
+    ]);
+
+    fn record(t: &[&str], ints: &[i64], import_id: i64, out: &mut super::pages::Record) -> Option<i64> {
+        let imsi = imsi_key(t.first()?)?;
+        out.clear();
+        // The IMSI is the rowid: its column holds NULL.
+        out.null();
+        for s in t.get(1..10)? {
+            out.text(s);
+        }
+        out.int(*ints.first()?);
+        out.int(import_id);
+        Some(imsi)
+    }
 
     fn new(options: &ImportOptions) -> Self {
         RegistrySink { tz_offset_s: options.tz_offset_s, msisdn: String::new(), owner_id: String::new() }
