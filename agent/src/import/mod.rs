@@ -1302,6 +1302,9 @@ impl Writer<'_, '_> {
                         format!("{file}: {rows} rows written but {copied} copied into the store"),
                     ));
                 }
+                if let Err(e) = load.file.discard() {
+                    tracing::warn!(error = %e, "could not empty the load file");
+                }
                 return Ok(dups);
             }
             let sql = match how {

@@ -108,6 +108,15 @@ impl LoadFile {
         &self.path
     }
 
+    /// Empties the file once SQLite has copied what it needs from it, while
+    /// it is still attached (it can only be detached after the import's
+    /// transaction): its pages then never go to the disk. After 10 M rows
+    /// that is 2.3 GB the kernel would otherwise write back while the
+    /// indexes are being built.
+    pub(crate) fn discard(&self) -> io::Result<()> {
+        self.file()?.set_len(0)
+    }
+
     fn file(&self) -> io::Result<&File> {
         self.file.as_ref().ok_or_else(|| io::Error::other("load file already closed"))
     }
@@ -337,8 +346,8 @@ impl<'a> TableWriter<'a> {
         self.load.file()?.write_all_at(bytes, u64::from(page - 1) * self.load.page_size as u64)
     }
 
-    /// Writes the interior levels and the header, and closes our handle of
-    /// the file for SQLite to read; returns the rows written.
+    /// Writes the interior levels and the header; returns the rows written.
+    /// SQLite may then read the file (through a handle of its own).
     pub(crate) fn finish(mut self) -> io::Result<u64> {
         let size = self.load.page_size;
         if self.cells > 0 || self.leaves.is_empty() {
@@ -374,8 +383,6 @@ impl<'a> TableWriter<'a> {
         let file = self.load.file()?;
         file.write_all_at(&page1, 0)?;
         file.set_len(u64::from(pages) * size as u64)?;
-        // SQLite reads it through its own handle.
-        self.load.file = None;
         Ok(self.rows)
     }
 }
@@ -600,6 +607,9 @@ mod tests {
                 .unwrap();
             assert_eq!(missing, None);
         }
+        // Emptied while attached (as after an import's copy), it detaches.
+        load.discard().unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
         conn.execute_batch("DETACH load").unwrap();
         drop(load);
         assert!(!path.exists(), "the load file is removed");
