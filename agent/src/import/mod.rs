@@ -33,23 +33,24 @@
 //! - **Appending into an empty table.** Into an empty registry (the
 //!   carrier's first load, the largest there is) its secondary indexes are
 //!   dropped and the file is sorted by key first (as in key order, below),
-//!   then inserted in that order without conflict checks: the registry's
+//!   then written in that order without conflict checks: the registry's
 //!   key, the IMSI, is its rowid, so the table fills its pages in order
 //!   and a later re-import of millions of rows in key order sweeps it
 //!   instead of updating its pages at random, which a table larger than
 //!   the cache cannot afford. Repeated keys are found while merging. The
 //!   rows are not inserted one by one through SQL: they are written
 //!   straight into table pages of a database file of the import's own,
-//!   beside the store, which SQLite then copies into the store whole
-//!   ([`pages`]; 2.6 s of SQL inserts for 1 M rows became 0.6 s of pages
-//!   and 0.7 s of copying). The indexes are built at the end by sorting. When nothing else has the
-//!   store open, `carrier.db` is switched to a rollback journal for the
-//!   load and back to WAL after it: the new pages are written once, in
-//!   place, instead of into the write-ahead log and then again by the
-//!   checkpoint (half the disk and, after 10 M rows, no 16 s fold; see
-//!   `store::rollback_journal_for_bulk_load`). Other connections cannot
-//!   read the store meanwhile, so with any of them open, a server's
-//!   included, the load keeps WAL.
+//!   beside the store (disk: about the table's size, until the import
+//!   ends), which SQLite then copies into the store whole ([`pages`]; 2.6 s
+//!   of SQL inserts for 1 M rows became 0.6 s of pages and 0.7 s of
+//!   copying). The indexes are built at the end by sorting. When nothing
+//!   else has the store open, `carrier.db` is switched to a rollback
+//!   journal for the load and back to WAL after it: the new pages are
+//!   written once, in place, instead of into the write-ahead log and then
+//!   again by the checkpoint (half the disk and, after 10 M rows, no 16 s
+//!   fold; see `store::rollback_journal_for_bulk_load`). Other
+//!   connections cannot read the store meanwhile, so with any of them
+//!   open, a server's included, the load keeps WAL.
 //! - **Key order.** Into a table that has rows, a kind whose unique key is
 //!   one column (the registry's IMSI) is written sorted by it
 //!   ([`WriteOrder`]), so that the key's B-tree (the registry's table
