@@ -80,7 +80,7 @@ const TABLE_INTERIOR: u8 = 0x05;
 #[derive(Debug)]
 pub(crate) struct LoadFile {
     path: PathBuf,
-    file: Option<File>,
+    file: File,
     page_size: usize,
 }
 
@@ -93,13 +93,12 @@ impl LoadFile {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("page size {page_size}")));
         }
         let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
-        let load = LoadFile { path: path.to_path_buf(), file: Some(file), page_size };
+        let load = LoadFile { path: path.to_path_buf(), file, page_size };
         let page1 = load.first_page(name, create_sql, 1, 2)?;
         let mut root = vec![0u8; page_size];
         leaf_header(&mut root, 0, 0, page_size);
-        let f = load.file()?;
-        f.write_all_at(&page1, 0)?;
-        f.write_all_at(&root, page_size as u64)?;
+        load.file.write_all_at(&page1, 0)?;
+        load.file.write_all_at(&root, page_size as u64)?;
         Ok(load)
     }
 
@@ -114,11 +113,7 @@ impl LoadFile {
     /// that is 2.3 GB the kernel would otherwise write back while the
     /// indexes are being built.
     pub(crate) fn discard(&self) -> io::Result<()> {
-        self.file()?.set_len(0)
-    }
-
-    fn file(&self) -> io::Result<&File> {
-        self.file.as_ref().ok_or_else(|| io::Error::other("load file already closed"))
+        self.file.set_len(0)
     }
 
     /// Page 1: the header (`change` is the file change counter, `pages` the
@@ -167,7 +162,6 @@ impl LoadFile {
 
 impl Drop for LoadFile {
     fn drop(&mut self) {
-        self.file = None;
         if let Err(e) = std::fs::remove_file(&self.path) {
             tracing::warn!(path = %self.path.display(), error = %e, "could not remove the load file");
         }
@@ -343,7 +337,7 @@ impl<'a> TableWriter<'a> {
     }
 
     fn write_page(&self, page: u32, bytes: &[u8]) -> io::Result<()> {
-        self.load.file()?.write_all_at(bytes, u64::from(page - 1) * self.load.page_size as u64)
+        self.load.file.write_all_at(bytes, u64::from(page - 1) * self.load.page_size as u64)
     }
 
     /// Writes the interior levels and the header; returns the rows written.
@@ -380,9 +374,8 @@ impl<'a> TableWriter<'a> {
             }
         };
         let page1 = self.load.first_page(&self.name, &self.create_sql, 2, pages)?;
-        let file = self.load.file()?;
-        file.write_all_at(&page1, 0)?;
-        file.set_len(u64::from(pages) * size as u64)?;
+        self.load.file.write_all_at(&page1, 0)?;
+        self.load.file.set_len(u64::from(pages) * size as u64)?;
         Ok(self.rows)
     }
 }
