@@ -1260,15 +1260,7 @@ impl Writer<'_, '_> {
                 let load_error = |e| ImportError::io(format!("{file}: writing {load_path}"), e);
                 let mut pages = pages::TableWriter::new(&mut load.file, S::TABLE, &load.create_sql);
                 let mut record = pages::Record::default();
-                for merged in recv {
-                    let merged = merged.map_err(spill_error)?;
-                    for &line in &merged.repeats {
-                        dups.push(line);
-                    }
-                    if self.bad.total > 0 || dups.total > 0 {
-                        continue;
-                    }
-                    let r = &merged.rows;
+                drain_merged(recv, &mut dups, self.bad.total, spill_error, |r, _| {
                     let mut texts = [""; 16];
                     for i in 0..r.len() {
                         for (j, t) in texts.iter_mut().enumerate().take(S::TEXTS) {
@@ -1280,7 +1272,8 @@ impl Writer<'_, '_> {
                             })?;
                         pages.push(rowid, &mut record).map_err(load_error)?;
                     }
-                }
+                    Ok(())
+                })?;
                 if self.bad.total > 0 || dups.total > 0 {
                     return Ok(dups);
                 }
@@ -1313,18 +1306,9 @@ impl Writer<'_, '_> {
                 Write::Insert => insert_sql(S::UPSERT_SQL),
             };
             let mut upsert = self.tx.prepare(sql).map_err(ImportError::store)?;
-            for merged in recv {
-                let merged = merged.map_err(spill_error)?;
-                for &line in &merged.repeats {
-                    dups.push(line);
-                }
-                // Once the file is known to be refused nothing more is
-                // written; the merge still runs to the end for the report.
-                if self.bad.total > 0 || dups.total > 0 {
-                    continue;
-                }
-                write_rows::<S>(&mut upsert, &merged.rows, self.import_id, |line| dups.push(line))?;
-            }
+            drain_merged(recv, &mut dups, self.bad.total, spill_error, |rows, dups| {
+                write_rows::<S>(&mut upsert, rows, import_id, |line| dups.push(line))
+            })?;
             Ok(dups)
         });
         let dups = written?;
@@ -1442,6 +1426,30 @@ impl Load {
             tracing::warn!(error = %e, "could not detach the load file");
         }
     }
+}
+
+/// Hands each batch of merged rows to `write` (with the repeated keys so
+/// far), after adding the batch's repeated keys to `dups`. Once the file is
+/// known to be refused (`bad` rows before, or a repeat) nothing more is
+/// written; the merge still runs to the end, for the report.
+fn drain_merged(
+    recv: std::sync::mpsc::Receiver<io::Result<Merged>>,
+    dups: &mut DupLines,
+    bad: u64,
+    spill_error: impl Fn(io::Error) -> ImportError,
+    mut write: impl FnMut(&Rows, &mut DupLines) -> Result<(), ImportError>,
+) -> Result<(), ImportError> {
+    for merged in recv {
+        let merged = merged.map_err(&spill_error)?;
+        for &line in &merged.repeats {
+            dups.push(line);
+        }
+        if bad > 0 || dups.total > 0 {
+            continue;
+        }
+        write(&merged.rows, dups)?;
+    }
+    Ok(())
 }
 
 /// Runs `stmt` ([`Sink::write`]) for every row of `r`; a row that changed
