@@ -399,9 +399,9 @@ open; other commands started meanwhile wait for it (up to 30 s, then they
 say the store is busy). With the server or another command running, it
 writes through the write-ahead log as every other import does, and they
 keep reading. Killed midway, any import leaves nothing behind. A first
-load also needs free disk beside the store for a file of its own (about
-the size the rows take in carrier.db, removed when it ends; one left by
-a killed load is removed by the next).
+load also writes a 32 MiB file of its own beside the store (the rows'
+pages, a segment at a time), removed when it ends; one left by a killed
+load is removed by the next.
 
 Exit status: 0 imported; 2 a bad command line; 3 the file was refused (bad rows, bad header,
 empty file), nothing stored; 1 any other failure, nothing stored.";

@@ -40,10 +40,9 @@
 //!   the cache cannot afford. Repeated keys are found while merging. The
 //!   rows are not inserted one by one through SQL: they are written
 //!   straight into table pages of a database file of the import's own,
-//!   beside the store (disk: about the table's size, until the import
-//!   ends), which SQLite then copies into the store whole ([`pages`]; 2.6 s
-//!   of SQL inserts for 1 M rows became 0.6 s of pages and 0.7 s of
-//!   copying). The indexes are built at the end by sorting. When nothing
+//!   beside the store, which SQLite then copies into the store a 32 MiB
+//!   segment at a time ([`pages`]; 2.6 s of SQL inserts for 1 M rows
+//!   became 0.6 s of pages and 0.7 s of copying). The indexes are built at the end by sorting. When nothing
 //!   else has the store open, `carrier.db` is switched to a rollback
 //!   journal for the load and back to WAL after it: the new pages are
 //!   written once, in place, instead of into the write-ahead log and then
@@ -1254,11 +1253,39 @@ impl Writer<'_, '_> {
             scope.spawn(move || merge_batches(merge, shape, &send));
             let mut dups = DupLines::default();
             // Into an empty table: the rows go into table pages of the load
-            // file, which SQLite then copies into the store (see `pages`).
+            // file, which SQLite copies into the store a segment at a time
+            // (see `pages`).
             if let Some(load) = load.filter(|_| how == Write::Insert) {
                 let load_path = load.file.path().display().to_string();
                 let load_error = |e| ImportError::io(format!("{file}: writing {load_path}"), e);
-                let mut pages = pages::TableWriter::new(&mut load.file, S::TABLE, &load.create_sql);
+                let mut copy = self
+                    .tx
+                    .prepare(&format!(
+                        "INSERT INTO {0}.{1} SELECT * FROM {LOAD_SCHEMA}.{1}",
+                        crate::store::CARRIER,
+                        S::TABLE
+                    ))
+                    .map_err(ImportError::store)?;
+                let mut copied = 0u64;
+                let mut segments = 0u64;
+                let mut copy_segment = |pages: &mut pages::TableWriter<'_>| -> Result<(), ImportError> {
+                    let rows = pages.finish().map_err(load_error)?;
+                    let n = copy.execute([]).map_err(ImportError::store)? as u64;
+                    if n != rows {
+                        return Err(ImportError::new(
+                            ImportErrorKind::Io,
+                            format!("{file}: {rows} rows written into {load_path} but {n} copied into the store"),
+                        ));
+                    }
+                    // SQLite keeps its read lock on the load file until the
+                    // transaction ends, and with it the pages it read: the
+                    // next segment's are new.
+                    self.tx.execute_batch("PRAGMA shrink_memory").map_err(ImportError::store)?;
+                    copied += rows;
+                    segments += 1;
+                    Ok(())
+                };
+                let mut pages = pages::TableWriter::new(&mut load.file);
                 let mut record = pages::Record::default();
                 drain_merged(recv, &mut dups, self.bad.total, spill_error, |r, _| {
                     let mut texts = [""; 16];
@@ -1270,35 +1297,23 @@ impl Writer<'_, '_> {
                             .ok_or_else(|| {
                                 ImportError::new(ImportErrorKind::Io, format!("{file}: line {}: no key", r.line(i)))
                             })?;
-                        pages.push(rowid, &mut record).map_err(load_error)?;
+                        if !pages.push(rowid, &mut record).map_err(load_error)? {
+                            copy_segment(&mut pages)?;
+                            if !pages.push(rowid, &mut record).map_err(load_error)? {
+                                return Err(ImportError::new(
+                                    ImportErrorKind::Io,
+                                    format!("{file}: line {}: the row does not fit in {load_path}", r.line(i)),
+                                ));
+                            }
+                        }
                     }
                     Ok(())
                 })?;
                 if self.bad.total > 0 || dups.total > 0 {
                     return Ok(dups);
                 }
-                let rows = pages.finish().map_err(load_error)?;
-                tracing::debug!(rows, "table pages written");
-                let copied = self
-                    .tx
-                    .execute(
-                        &format!(
-                            "INSERT INTO {0}.{1} SELECT * FROM {LOAD_SCHEMA}.{1}",
-                            crate::store::CARRIER,
-                            S::TABLE
-                        ),
-                        [],
-                    )
-                    .map_err(ImportError::store)?;
-                if copied as u64 != rows {
-                    return Err(ImportError::new(
-                        ImportErrorKind::Io,
-                        format!("{file}: {rows} rows written but {copied} copied into the store"),
-                    ));
-                }
-                if let Err(e) = load.file.discard() {
-                    tracing::warn!(error = %e, "could not empty the load file");
-                }
+                copy_segment(&mut pages)?;
+                tracing::debug!(rows = copied, segments, "table pages written and copied");
                 return Ok(dups);
             }
             let sql = match how {
@@ -1370,11 +1385,10 @@ fn remove_stale_loads(dir: &std::path::Path) {
 }
 
 /// A first load's table pages ([`pages`]): the file, attached to the
-/// store's connection as [`LOAD_SCHEMA`], and the table's definition.
+/// store's connection as [`LOAD_SCHEMA`].
 #[derive(Debug)]
 struct Load {
     file: pages::LoadFile,
-    create_sql: String,
 }
 
 impl Load {
@@ -1410,14 +1424,14 @@ impl Load {
         remove_stale_loads(dir);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let path = dir.join(format!("{LOAD_FILE_PREFIX}{}-{nanos}.db", std::process::id()));
-        let file = pages::LoadFile::create(&path, S::TABLE, &create_sql, pages::PAGE_SIZE)
+        let file = pages::LoadFile::create(&path, S::TABLE, &create_sql, pages::PAGE_SIZE, pages::SEGMENT_PAGES)
             .map_err(|e| tracing::warn!(path = %path.display(), error = %e, "could not create the load file; inserting through SQL"))
             .ok()?;
         if let Err(e) = conn.execute(&format!("ATTACH DATABASE ?1 AS {LOAD_SCHEMA}"), [path.to_string_lossy()]) {
             tracing::warn!(error = %e, "could not attach the load file; inserting through SQL");
             return None;
         }
-        Some(Load { file, create_sql })
+        Some(Load { file })
     }
 
     /// Detaches the file (outside the transaction) and removes it.

@@ -25,25 +25,43 @@
 //! columns, affinities, constraints and `INTEGER PRIMARY KEY`, which the
 //! transfer requires); page 2 is the table's root; the leaves follow in
 //! rowid order, each filled as far as its rows fit, then the interior
-//! levels, skipping the lock-byte page that holds the file's 1 GiB offset
-//! (SQLite keeps it out of every B-tree). Records use the smallest serial
-//! type for each integer, as
-//! SQLite does, and the `INTEGER PRIMARY KEY` column is stored as NULL (its
-//! value is the rowid). Rows never spill into overflow pages: a row whose
-//! record does not fit in a leaf is an error (a registry row is at most a
-//! few KiB; pages are 64 KiB).
+//! levels; the pages after them are unused until a later segment needs
+//! them (see "Segments"). The file stays below 1 GiB, so SQLite's
+//! lock-byte page is never in it. Records use the smallest serial type
+//! for each integer, as SQLite does, and the `INTEGER PRIMARY KEY` column
+//! is stored as NULL (its value is the rowid). Rows never spill into
+//! overflow pages: a row whose record does not fit in a leaf is an error (a
+//! registry row is at most a few KiB; pages are 64 KiB).
+//!
+//! # Segments
+//!
+//! The rows do not all go into the file at once: it holds a fixed number
+//! of pages ([`SEGMENT_PAGES`] by default), and the table is written and
+//! copied a segment at a time, each segment's B-tree over the last one's
+//! pages. The file stays small (32 MiB instead of the whole table's 2.3 GB
+//! for 10 M registry rows), on disk and in the system's page cache: the
+//! same pages are written again and again instead of new ones. Taking new
+//! pages is what cost most here (see `super::sort`'s `Drained`: writing the
+//! whole table into a new file took 60 % of the writing thread's time).
+//! The destination's `INTEGER PRIMARY KEY` makes the transfer check every
+//! rowid against the rows already there, so it also accepts a table that is
+//! not empty, and a segment copied twice would fail on its first row.
 //!
 //! # The file and the connection
 //!
 //! SQLite cannot attach a database inside a transaction, and the import's
 //! transaction starts before the rows are read. So the file is created
-//! first as an empty table ([`LoadFile::create`]) and attached; the pages
+//! first, as an empty table ([`LoadFile::create`]), and attached; the pages
 //! are written through a file handle of our own while the connection holds
-//! no lock on it (the transaction never touches the file before the copy);
-//! the header's change counter is then raised, which makes SQLite drop
-//! what it cached of the file when the copy starts reading. The table's
-//! root stays page 2 and the schema is unchanged, so the definition SQLite
-//! parsed at attach time stays true.
+//! no lock on it, or only a shared one (SQLite never writes it). What SQLite
+//! has read must then be forgotten before the next segment is copied: each
+//! segment raises the header's change counter (which makes a connection
+//! drop its cache of the file when it next locks it), and inside a
+//! transaction, which keeps its lock, the caller releases the connection's
+//! cache (`PRAGMA shrink_memory`) after each copy. Page 1 does not change
+//! but for that counter: the schema, the table's root (page 2) and the
+//! file's size in pages are the same for every segment, so what SQLite read
+//! of them at attach time, or at the first copy, stays true.
 
 use std::fs::File;
 use std::io;
@@ -53,52 +71,71 @@ use std::path::{Path, PathBuf};
 /// The load file's page size: SQLite's largest, the store's `carrier.db` own.
 pub(crate) const PAGE_SIZE: usize = 65536;
 
+/// Pages of a load file by default: 32 MiB at [`PAGE_SIZE`].
+pub(crate) const SEGMENT_PAGES: u32 = 512;
+
 /// The table's root page (the schema table is page 1).
 const ROOT_PAGE: u32 = 2;
 
 /// The byte SQLite's locks are taken on: the page holding it (the "lock-byte
-/// page", page 16,385 with 64 KiB pages) is never part of a B-tree, and a
-/// file of more than 1 GiB must skip it.
+/// page") is never part of a B-tree, so a load file stays below it.
 const PENDING_BYTE: u64 = 0x4000_0000;
-
-/// The page after `page` that may hold B-tree content.
-fn next_page(page: u32, page_size: usize) -> u32 {
-    let lock_page = u32::try_from(PENDING_BYTE / page_size as u64 + 1).unwrap_or(u32::MAX);
-    if page + 1 == lock_page {
-        page + 2
-    } else {
-        page + 1
-    }
-}
 
 /// B-tree page types.
 const TABLE_LEAF: u8 = 0x0d;
 const TABLE_INTERIOR: u8 = 0x05;
 
-/// A database file holding one table, written by [`TableWriter`] and read
-/// by SQLite's transfer; removed when dropped.
+/// A database file of a fixed number of pages holding one table, written a
+/// segment at a time by [`TableWriter`] and read by SQLite's transfer;
+/// removed when dropped.
 #[derive(Debug)]
 pub(crate) struct LoadFile {
     path: PathBuf,
     file: File,
     page_size: usize,
+    /// The file's size in pages (page 1 included).
+    pages: u32,
+    name: String,
+    create_sql: String,
+    /// The header's change counter: raised for every segment.
+    change: u32,
 }
 
 impl LoadFile {
-    /// Creates `path` (which must not exist) as a database holding the
-    /// table `name`, empty, defined by `create_sql` (its `CREATE TABLE`
-    /// statement as the schema table stores it).
-    pub(crate) fn create(path: &Path, name: &str, create_sql: &str, page_size: usize) -> io::Result<LoadFile> {
+    /// Creates `path` (which must not exist) as a database of `pages`
+    /// pages holding the table `name`, empty, defined by `create_sql` (its
+    /// `CREATE TABLE` statement as the schema table stores it).
+    pub(crate) fn create(
+        path: &Path,
+        name: &str,
+        create_sql: &str,
+        page_size: usize,
+        pages: u32,
+    ) -> io::Result<LoadFile> {
         if !page_size.is_power_of_two() || !(512..=PAGE_SIZE).contains(&page_size) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("page size {page_size}")));
         }
+        // Room for the schema, the root and two leaves; below the lock-byte page.
+        if pages < 5 || u64::from(pages) * page_size as u64 > PENDING_BYTE {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{pages} pages of {page_size} bytes")));
+        }
         let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
-        let load = LoadFile { path: path.to_path_buf(), file, page_size };
-        let page1 = load.first_page(name, create_sql, 1, 2)?;
+        let mut load = LoadFile {
+            path: path.to_path_buf(),
+            file,
+            page_size,
+            pages,
+            name: name.to_owned(),
+            create_sql: create_sql.to_owned(),
+            change: 1,
+        };
+        let page1 = load.first_page()?;
         let mut root = vec![0u8; page_size];
         leaf_header(&mut root, 0, 0, page_size);
         load.file.write_all_at(&page1, 0)?;
         load.file.write_all_at(&root, page_size as u64)?;
+        load.file.set_len(u64::from(pages) * page_size as u64)?;
+        load.change += 1;
         Ok(load)
     }
 
@@ -107,18 +144,8 @@ impl LoadFile {
         &self.path
     }
 
-    /// Empties the file once SQLite has copied what it needs from it, while
-    /// it is still attached (it can only be detached after the import's
-    /// transaction): its pages then never go to the disk. After 10 M rows
-    /// that is 2.3 GB the kernel would otherwise write back while the
-    /// indexes are being built.
-    pub(crate) fn discard(&self) -> io::Result<()> {
-        self.file.set_len(0)
-    }
-
-    /// Page 1: the header (`change` is the file change counter, `pages` the
-    /// database's size) and the schema table with the one table's row.
-    fn first_page(&self, name: &str, create_sql: &str, change: u32, pages: u32) -> io::Result<Vec<u8>> {
+    /// Page 1: the header and the schema table with the one table's row.
+    fn first_page(&self) -> io::Result<Vec<u8>> {
         let size = self.page_size;
         let mut page = vec![0u8; size];
         page[..16].copy_from_slice(b"SQLite format 3\0");
@@ -131,22 +158,22 @@ impl LoadFile {
         page[21] = 64; // maximum embedded payload fraction
         page[22] = 32; // minimum embedded payload fraction
         page[23] = 32; // leaf payload fraction
-        page[24..28].copy_from_slice(&change.to_be_bytes());
-        page[28..32].copy_from_slice(&pages.to_be_bytes());
-        // 32..40: no freelist.
+        page[24..28].copy_from_slice(&self.change.to_be_bytes());
+        page[28..32].copy_from_slice(&self.pages.to_be_bytes());
+        // 32..40: no freelist (the pages after a segment's tree are unused).
         page[40..44].copy_from_slice(&1u32.to_be_bytes()); // schema cookie
         page[44..48].copy_from_slice(&4u32.to_be_bytes()); // schema format
         page[56..60].copy_from_slice(&1u32.to_be_bytes()); // text encoding: UTF-8
-        page[92..96].copy_from_slice(&change.to_be_bytes()); // version-valid-for
+        page[92..96].copy_from_slice(&self.change.to_be_bytes()); // version-valid-for
         let version = u32::try_from(rusqlite::version_number()).unwrap_or(0);
         page[96..100].copy_from_slice(&version.to_be_bytes());
 
         let mut record = Record::default();
         record.text("table");
-        record.text(name);
-        record.text(name);
+        record.text(&self.name);
+        record.text(&self.name);
         record.int(i64::from(ROOT_PAGE));
-        record.text(create_sql);
+        record.text(&self.create_sql);
         let mut cell = Vec::new();
         table_leaf_cell(&mut cell, 1, record.encode(), size)?;
         if 100 + 8 + 2 + cell.len() > size {
@@ -233,55 +260,52 @@ impl Record {
     }
 }
 
-/// Writes a table's pages in rowid order into a [`LoadFile`].
+/// Writes a table's pages in rowid order into a [`LoadFile`], a segment at
+/// a time: [`TableWriter::push`] until the file is full, then
+/// [`TableWriter::finish`], which leaves the segment for SQLite to copy.
 #[derive(Debug)]
 pub(crate) struct TableWriter<'a> {
     load: &'a mut LoadFile,
-    name: String,
-    create_sql: String,
     /// The leaf being filled.
     leaf: Vec<u8>,
     cells: usize,
     /// Where the leaf's cell content starts (it grows down from the end).
     content: usize,
-    /// The last rowid written (rowids must increase).
+    /// The last rowid written (rowids must increase, across segments too).
     last: Option<i64>,
-    /// Leaves written so far: page and largest rowid.
+    /// The segment's leaves written so far: page and largest rowid.
     leaves: Vec<(u32, i64)>,
     /// The first leaf, held back: should it be the only one, it is the root.
     first: Option<Vec<u8>>,
     /// The next page to write: after the root and the pages written so far.
     next_page: u32,
-    /// The last page taken for writing.
-    last_page: u32,
+    /// Rows in the segment.
     rows: u64,
     cell: Vec<u8>,
 }
 
 impl<'a> TableWriter<'a> {
-    /// Writes the table `name` (defined by `create_sql`, as given to
-    /// [`LoadFile::create`]) into `load`.
-    pub(crate) fn new(load: &'a mut LoadFile, name: &str, create_sql: &str) -> TableWriter<'a> {
+    /// Writes the table of `load`.
+    pub(crate) fn new(load: &'a mut LoadFile) -> TableWriter<'a> {
         let size = load.page_size;
         TableWriter {
             load,
-            name: name.to_owned(),
-            create_sql: create_sql.to_owned(),
             leaf: vec![0u8; size],
             cells: 0,
             content: size,
             last: None,
             leaves: Vec::new(),
             first: None,
-            next_page: next_page(ROOT_PAGE, size),
-            last_page: ROOT_PAGE,
+            next_page: ROOT_PAGE + 1,
             rows: 0,
             cell: Vec::new(),
         }
     }
 
     /// Appends a row: its rowid (larger than the last one's) and record.
-    pub(crate) fn push(&mut self, rowid: i64, record: &mut Record) -> io::Result<()> {
+    /// `false`: the segment is full and the row was not taken; finish the
+    /// segment, have it copied, and push the row again.
+    pub(crate) fn push(&mut self, rowid: i64, record: &mut Record) -> io::Result<bool> {
         if self.last.is_some_and(|last| rowid <= last) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -293,6 +317,11 @@ impl<'a> TableWriter<'a> {
         cell.clear();
         table_leaf_cell(&mut cell, rowid, record.encode(), size)?;
         if 8 + 2 * (self.cells + 1) + cell.len() > self.content {
+            // This leaf and a new one: does the segment's tree still fit?
+            if tree_pages(self.leaves.len() + 2, size) > self.load.pages - 1 {
+                self.cell = cell;
+                return Ok(false);
+            }
             self.flush_leaf()?;
         }
         let start = self.content - cell.len();
@@ -304,7 +333,7 @@ impl<'a> TableWriter<'a> {
         self.last = Some(rowid);
         self.rows += 1;
         self.cell = cell;
-        Ok(())
+        Ok(true)
     }
 
     /// Closes the leaf being filled and starts the next one. The first leaf
@@ -331,28 +360,28 @@ impl<'a> TableWriter<'a> {
     /// A page number for the next page written.
     fn take_page(&mut self) -> u32 {
         let page = self.next_page;
-        self.next_page = next_page(page, self.load.page_size);
-        self.last_page = page;
+        self.next_page += 1;
         page
     }
 
     fn write_page(&self, page: u32, bytes: &[u8]) -> io::Result<()> {
+        debug_assert!(page <= self.load.pages, "page {page} of {}", self.load.pages);
         self.load.file.write_all_at(bytes, u64::from(page - 1) * self.load.page_size as u64)
     }
 
-    /// Writes the interior levels and the header; returns the rows written.
-    /// SQLite may then read the file (through a handle of its own).
-    pub(crate) fn finish(mut self) -> io::Result<u64> {
+    /// Writes the segment's interior levels and the header; returns the
+    /// rows of the segment. SQLite may then read the file (through a handle
+    /// of its own); a connection inside a transaction must forget what it
+    /// read (`PRAGMA shrink_memory`) before the next segment is finished.
+    /// The next row pushed starts the next segment.
+    pub(crate) fn finish(&mut self) -> io::Result<u64> {
         let size = self.load.page_size;
         if self.cells > 0 || self.leaves.is_empty() {
             self.flush_leaf()?;
         }
-        let pages = match (self.leaves.len(), self.first.take()) {
+        match (self.leaves.len(), self.first.take()) {
             // One leaf (perhaps empty): it is the root.
-            (1, Some(only)) => {
-                self.write_page(ROOT_PAGE, &only)?;
-                ROOT_PAGE
-            }
+            (1, Some(only)) => self.write_page(ROOT_PAGE, &only)?,
             _ => {
                 let mut level = std::mem::take(&mut self.leaves);
                 loop {
@@ -370,14 +399,41 @@ impl<'a> TableWriter<'a> {
                     }
                     level = up;
                 }
-                self.last_page
             }
-        };
-        let page1 = self.load.first_page(&self.name, &self.create_sql, 2, pages)?;
+        }
+        let page1 = self.load.first_page()?;
         self.load.file.write_all_at(&page1, 0)?;
-        self.load.file.set_len(u64::from(pages) * size as u64)?;
-        Ok(self.rows)
+        self.load.change = self.load.change.wrapping_add(1).max(1);
+        let rows = self.rows;
+        self.leaves.clear();
+        self.next_page = ROOT_PAGE + 1;
+        self.rows = 0;
+        Ok(rows)
     }
+}
+
+/// Fewest children an interior page holds when it is not the last of its
+/// level: a cell is at most a 4-byte page number, a 9-byte rowid and a
+/// 2-byte pointer (see [`interior_pages`]).
+fn interior_fanout(size: usize) -> usize {
+    (size - 12) / 15 + 1
+}
+
+/// Pages a table B-tree of `leaves` leaves takes at most (page 1 not
+/// counted): the root, the leaves and the interior levels below the root.
+fn tree_pages(leaves: usize, size: usize) -> u32 {
+    let mut pages = 1 + leaves;
+    let mut level = leaves;
+    if leaves > 1 {
+        loop {
+            level = level.div_ceil(interior_fanout(size));
+            if level <= 1 {
+                break;
+            }
+            pages += level;
+        }
+    }
+    u32::try_from(pages).unwrap_or(u32::MAX)
 }
 
 /// Interior pages over `children` (page, largest rowid), in order: each
@@ -532,36 +588,32 @@ mod tests {
         (id, format!("row {i} {}", "x".repeat((i % 50) as usize)), n, if i % 2 == 0 { "a" } else { "b" })
     }
 
-    /// Writes `rows` rows with `page_size`-byte pages, copies them through
-    /// SQLite's transfer into a fresh database, and checks both.
-    fn round_trip(rows: i64, page_size: usize) {
+    fn record(rec: &mut Record, name: &str, n: i64, kind: &str) {
+        rec.clear();
+        rec.null();
+        rec.text(name);
+        rec.int(n);
+        rec.text(kind);
+    }
+
+    /// Writes `rows` rows into a load file of `pages` pages of `page_size`
+    /// bytes and copies each segment through SQLite's transfer into a fresh
+    /// database inside one transaction, as an import does; checks the
+    /// segments' trees by lookups and the copy row by row.
+    fn round_trip(rows: i64, page_size: usize, pages: u32) -> u64 {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("load.db");
-        let mut load = LoadFile::create(&path, "t", SQL, page_size).unwrap();
-        let conn = Connection::open_in_memory().unwrap();
+        let mut load = LoadFile::create(&path, "t", SQL, page_size, pages).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), u64::from(pages) * page_size as u64);
+        let mut conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(SQL).unwrap();
         conn.execute("ATTACH ?1 AS load", [path.to_str().unwrap()]).unwrap();
         // What SQLite sees at attach time: the empty table.
         let empty: i64 = conn.query_row("SELECT count(*) FROM load.t", [], |r| r.get(0)).unwrap();
         assert_eq!(empty, 0);
-        let mut w = TableWriter::new(&mut load, "t", SQL);
-        let mut rec = Record::default();
-        for i in 0..rows {
-            let (id, name, n, kind) = values(i);
-            rec.clear();
-            rec.null();
-            rec.text(&name);
-            rec.int(n);
-            rec.text(kind);
-            w.push(id, &mut rec).unwrap();
-        }
-        let written = w.finish().unwrap();
-        assert_eq!(written, rows as u64);
-        let size = std::fs::metadata(load.path()).unwrap().len();
-        assert_eq!(size % page_size as u64, 0);
-        let check: String = conn.query_row("PRAGMA load.integrity_check", [], |r| r.get(0)).unwrap();
-        assert_eq!(check, "ok");
-        // The transfer: SQLite copies the records as they are.
+        // The transfer: SQLite copies the records as they are (`RowCell`;
+        // `RowData` in older SQLite), not built again from columns
+        // (`MakeRecord`).
         let plan: Vec<String> = conn
             .prepare("EXPLAIN INSERT INTO main.t SELECT * FROM load.t")
             .unwrap()
@@ -569,101 +621,145 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        // The records are copied as they are (`RowCell`; `RowData` in
-        // older SQLite), not built again from columns (`MakeRecord`).
         assert!(plan.iter().any(|op| op == "RowCell" || op == "RowData"), "no transfer: {plan:?}");
         assert!(!plan.iter().any(|op| op == "MakeRecord"), "no transfer: {plan:?}");
-        let copied = conn.execute("INSERT INTO main.t SELECT * FROM load.t", []).unwrap();
-        assert_eq!(copied, rows as usize);
-        let check: String = conn.query_row("PRAGMA main.integrity_check", [], |r| r.get(0)).unwrap();
+
+        let tx = conn.transaction().unwrap();
+        let mut w = TableWriter::new(&mut load);
+        let mut rec = Record::default();
+        let (mut segments, mut copied, mut first) = (0u64, 0u64, 0i64);
+        let mut copy_segment = |w: &mut TableWriter<'_>, end: i64| {
+            let written = w.finish().unwrap();
+            assert_eq!(written, (end - first) as u64, "rows of segment {segments}");
+            let n = tx.execute("INSERT INTO main.t SELECT * FROM load.t", []).unwrap();
+            assert_eq!(n as u64, written, "rows copied of segment {segments}");
+            // Lookups by rowid find this segment's rows, and only them (the
+            // interior keys are right).
+            for i in (first..end).step_by(97).chain([first, end - 1]).filter(|&i| i >= first && i < end) {
+                let (id, name, ..) = values(i);
+                let found: String = tx.query_row("SELECT name FROM load.t WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+                assert_eq!(found, name);
+                let missing: i64 =
+                    tx.query_row("SELECT count(*) FROM load.t WHERE id = ?1", [id + 1], |r| r.get(0)).unwrap();
+                assert_eq!(missing, 0);
+            }
+            if first > 0 {
+                let earlier: i64 = tx
+                    .query_row("SELECT count(*) FROM load.t WHERE id = ?1", [values(first - 1).0], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(earlier, 0, "a row of the segment before");
+            }
+            tx.execute_batch("PRAGMA shrink_memory").unwrap();
+            copied += written;
+            segments += 1;
+            first = end;
+        };
+        for i in 0..rows {
+            let (id, name, n, kind) = values(i);
+            record(&mut rec, &name, n, kind);
+            if !w.push(id, &mut rec).unwrap() {
+                copy_segment(&mut w, i);
+                assert!(w.push(id, &mut rec).unwrap(), "a row fits in an empty segment");
+            }
+        }
+        copy_segment(&mut w, rows);
+        drop(w);
+        assert_eq!(copied, rows as u64);
+        let check: String = tx.query_row("PRAGMA main.integrity_check", [], |r| r.get(0)).unwrap();
         assert_eq!(check, "ok");
-        let mut stmt = conn.prepare("SELECT id, name, n, kind FROM main.t ORDER BY id").unwrap();
+        let mut stmt = tx.prepare("SELECT id, name, n, kind FROM main.t ORDER BY id").unwrap();
         let got: Vec<(i64, String, i64, String)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .unwrap()
             .map(Result::unwrap)
             .collect();
+        drop(stmt);
         assert_eq!(got.len(), rows as usize);
         for (i, row) in got.iter().enumerate() {
             let (id, name, n, kind) = values(i as i64);
             assert_eq!(row, &(id, name, n, kind.to_owned()), "row {i}");
         }
-        // Lookups by rowid find every row (the interior keys are right).
-        for i in (0..rows).step_by(97) {
-            let (id, name, ..) = values(i);
-            let found: String = conn.query_row("SELECT name FROM load.t WHERE id = ?1", [id], |r| r.get(0)).unwrap();
-            assert_eq!(found, name);
-            let missing: Option<String> = conn
-                .query_row("SELECT name FROM load.t WHERE id = ?1", [id + 1], |r| r.get(0))
-                .map(Some)
-                .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
-                .unwrap();
-            assert_eq!(missing, None);
-        }
-        // Emptied while attached (as after an import's copy), it detaches.
-        load.discard().unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        tx.commit().unwrap();
+        // The file never grew.
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), u64::from(pages) * page_size as u64);
         conn.execute_batch("DETACH load").unwrap();
         drop(load);
         assert!(!path.exists(), "the load file is removed");
+        segments
     }
 
     #[test]
     fn no_rows_one_leaf_and_several_levels_all_read_back() {
-        round_trip(0, 512);
-        round_trip(1, 512);
-        round_trip(3, 512);
-        // Small pages: many leaves and three interior levels.
-        round_trip(20_000, 512);
-        round_trip(5_000, 1024);
-        round_trip(30_000, PAGE_SIZE);
+        assert_eq!(round_trip(0, 512, 5), 1);
+        assert_eq!(round_trip(1, 512, 5), 1);
+        assert_eq!(round_trip(3, 512, 5), 1);
+        // Small pages: many leaves and three interior levels, one segment.
+        assert_eq!(round_trip(20_000, 512, 20_000), 1);
+        assert_eq!(round_trip(5_000, 1024, 5_000), 1);
+        assert_eq!(round_trip(30_000, PAGE_SIZE, SEGMENT_PAGES), 1);
     }
 
     #[test]
-    fn the_lock_byte_page_is_skipped() {
-        assert_eq!(next_page(2, PAGE_SIZE), 3);
-        assert_eq!(next_page(16_383, PAGE_SIZE), 16_384);
-        assert_eq!(next_page(16_384, PAGE_SIZE), 16_386);
-        assert_eq!(next_page(2_097_152, 512), 2_097_154);
-        // A table of more than 1 GiB: leaves on both sides of the lock-byte
-        // page (16,385 here), which SQLite's check counts as in use by it.
-        let sql = "CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)";
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("big.db");
-        let mut load = LoadFile::create(&path, "t", sql, PAGE_SIZE).unwrap();
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute("ATTACH ?1 AS load", [path.to_str().unwrap()]).unwrap();
-        let mut w = TableWriter::new(&mut load, "t", sql);
-        let mut rec = Record::default();
-        // Two rows a leaf.
-        let body = "b".repeat(30_000);
-        let rows = 2 * 16_500;
-        for i in 0..rows {
-            rec.clear();
-            rec.null();
-            rec.text(&body);
-            w.push(i * 3, &mut rec).unwrap();
+    fn a_table_larger_than_the_file_goes_in_segments() {
+        // Two leaves and a root at most; then deeper trees.
+        let counts = [
+            round_trip(2_000, 512, 5),
+            round_trip(20_000, 512, 300),
+            round_trip(20_000, 512, 2_000),
+            // Full 64 KiB pages, as an import writes them.
+            round_trip(60_000, PAGE_SIZE, 16),
+        ];
+        assert!(counts.iter().all(|&n| n > 1), "{counts:?}");
+        assert!(counts[0] > 50 && counts[1] > 5 && counts[3] > 3, "{counts:?}");
+    }
+
+    #[test]
+    fn a_segment_never_outgrows_the_file() {
+        // The bound on a tree's pages against the trees written (each page
+        // is checked against the file's size as it is written, too).
+        for size in [512, 4096, PAGE_SIZE] {
+            assert_eq!(tree_pages(1, size), 2);
+            assert_eq!(tree_pages(2, size), 3);
+            let fanout = interior_fanout(size);
+            assert_eq!(tree_pages(fanout, size), 1 + fanout as u32);
+            assert_eq!(tree_pages(fanout + 1, size), 1 + fanout as u32 + 1 + 2);
         }
-        w.finish().unwrap();
-        assert!(std::fs::metadata(&path).unwrap().len() > PENDING_BYTE + (1 << 20));
-        let check: String = conn.query_row("PRAGMA load.integrity_check", [], |r| r.get(0)).unwrap();
-        assert_eq!(check, "ok");
-        let (n, max): (i64, i64) =
-            conn.query_row("SELECT count(*), max(id) FROM load.t", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-        assert_eq!((n, max), (rows, (rows - 1) * 3));
+        // The smallest rows fill a leaf most: interior keys of every width.
+        let dir = tempfile::tempdir().unwrap();
+        let mut load = LoadFile::create(&dir.path().join("l.db"), "t", SQL, 512, 40).unwrap();
+        let mut w = TableWriter::new(&mut load);
+        let mut rec = Record::default();
+        let mut full = 0;
+        for i in 0..20_000i64 {
+            record(&mut rec, "", 0, "a");
+            let id = i << 40;
+            if !w.push(id, &mut rec).unwrap() {
+                assert!(w.finish().unwrap() > 0);
+                full += 1;
+                assert!(w.push(id, &mut rec).unwrap());
+            }
+        }
+        assert!(full > 10, "{full}");
+        // Files too small for a tree, or reaching the lock-byte page.
+        assert!(LoadFile::create(&dir.path().join("a.db"), "t", SQL, 512, 4).is_err());
+        assert!(LoadFile::create(&dir.path().join("b.db"), "t", SQL, PAGE_SIZE, 16_385).is_err());
+        assert!(!dir.path().join("b.db").exists());
     }
 
     #[test]
     fn rowids_must_increase_and_records_must_fit() {
         let dir = tempfile::tempdir().unwrap();
-        let mut load = LoadFile::create(&dir.path().join("l.db"), "t", SQL, 512).unwrap();
-        let mut w = TableWriter::new(&mut load, "t", SQL);
+        let mut load = LoadFile::create(&dir.path().join("l.db"), "t", SQL, 512, 8).unwrap();
+        let mut w = TableWriter::new(&mut load);
         let mut rec = Record::default();
         rec.null();
         rec.text("a");
-        w.push(5, &mut rec).unwrap();
+        assert!(w.push(5, &mut rec).unwrap());
         assert!(w.push(5, &mut rec).is_err());
         assert!(w.push(4, &mut rec).is_err());
+        // Across segments too.
+        w.finish().unwrap();
+        assert!(w.push(5, &mut rec).is_err());
         rec.clear();
         rec.text(&"y".repeat(600));
         let e = w.push(6, &mut rec).unwrap_err();
@@ -671,7 +767,7 @@ mod tests {
         // An existing file is never overwritten.
         let taken = dir.path().join("taken.db");
         std::fs::write(&taken, b"x").unwrap();
-        assert!(LoadFile::create(&taken, "t", SQL, 512).is_err());
+        assert!(LoadFile::create(&taken, "t", SQL, 512, 8).is_err());
         assert_eq!(std::fs::read(&taken).unwrap(), b"x");
     }
 
