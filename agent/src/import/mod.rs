@@ -1297,9 +1297,9 @@ impl Writer<'_, '_> {
                             .ok_or_else(|| {
                                 ImportError::new(ImportErrorKind::Io, format!("{file}: line {}: no key", r.line(i)))
                             })?;
-                        if !pages.push(rowid, &mut record).map_err(load_error)? {
+                        if !pages.push(rowid, &record).map_err(load_error)? {
                             copy_segment(&mut pages)?;
-                            if !pages.push(rowid, &mut record).map_err(load_error)? {
+                            if !pages.push(rowid, &record).map_err(load_error)? {
                                 return Err(ImportError::new(
                                     ImportErrorKind::Io,
                                     format!("{file}: line {}: the row does not fit in {load_path}", r.line(i)),

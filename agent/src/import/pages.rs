@@ -175,7 +175,7 @@ impl LoadFile {
         record.int(i64::from(ROOT_PAGE));
         record.text(&self.create_sql);
         let mut cell = Vec::new();
-        table_leaf_cell(&mut cell, 1, record.encode(), size)?;
+        table_leaf_cell(&mut cell, 1, &record.encode(), size)?;
         if 100 + 8 + 2 + cell.len() > size {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "the table's definition does not fit in page 1"));
         }
@@ -195,12 +195,14 @@ impl Drop for LoadFile {
     }
 }
 
-/// A record in SQLite's format: serial types, then the values.
+/// A record in SQLite's format: its header (its own length, then each
+/// value's serial type) and the values. Written straight into a leaf's cell
+/// ([`Record::write`]), without a copy of its own.
 #[derive(Debug, Default)]
 pub(crate) struct Record {
-    types: Vec<u64>,
+    /// The serial types, as varints.
+    types: Vec<u8>,
     body: Vec<u8>,
-    out: Vec<u8>,
 }
 
 impl Record {
@@ -217,7 +219,7 @@ impl Record {
 
     /// A text value.
     pub(crate) fn text(&mut self, s: &str) {
-        self.types.push(2 * s.len() as u64 + 13);
+        put_varint(&mut self.types, 2 * s.len() as u64 + 13);
         self.body.extend_from_slice(s.as_bytes());
     }
 
@@ -242,21 +244,31 @@ impl Record {
         self.body.extend_from_slice(&v.to_be_bytes()[8 - len..]);
     }
 
+    /// The header's length, which counts its own varint.
+    fn header_len(&self) -> u64 {
+        let types = self.types.len() as u64;
+        (1..=9).map(|k| types + k).find(|&n| varint_len(n) as u64 == n - types).unwrap_or(types + 9)
+    }
+
+    /// The record's length, bytes.
+    fn len(&self) -> usize {
+        let header = self.header_len();
+        varint_len(header) + self.types.len() + self.body.len()
+    }
+
+    /// Writes the record into `out`, which is [`Record::len`] bytes long.
+    fn write(&self, out: &mut [u8]) {
+        let at = write_varint(out, self.header_len());
+        let (types, body) = out[at..].split_at_mut(self.types.len());
+        types.copy_from_slice(&self.types);
+        body.copy_from_slice(&self.body);
+    }
+
     /// The record's bytes.
-    fn encode(&mut self) -> &[u8] {
-        let types_len: usize = self.types.iter().map(|&t| varint_len(t)).sum();
-        // The header's length counts its own varint.
-        let mut header_len = types_len + 1;
-        if varint_len(header_len as u64) > 1 {
-            header_len = types_len + varint_len((types_len + 2) as u64);
-        }
-        self.out.clear();
-        put_varint(&mut self.out, header_len as u64);
-        for &t in &self.types {
-            put_varint(&mut self.out, t);
-        }
-        self.out.extend_from_slice(&self.body);
-        &self.out
+    fn encode(&self) -> Vec<u8> {
+        let mut out = vec![0u8; self.len()];
+        self.write(&mut out);
+        out
     }
 }
 
@@ -281,7 +293,6 @@ pub(crate) struct TableWriter<'a> {
     next_page: u32,
     /// Rows in the segment.
     rows: u64,
-    cell: Vec<u8>,
 }
 
 impl<'a> TableWriter<'a> {
@@ -298,14 +309,13 @@ impl<'a> TableWriter<'a> {
             first: None,
             next_page: ROOT_PAGE + 1,
             rows: 0,
-            cell: Vec::new(),
         }
     }
 
     /// Appends a row: its rowid (larger than the last one's) and record.
     /// `false`: the segment is full and the row was not taken; finish the
     /// segment, have it copied, and push the row again.
-    pub(crate) fn push(&mut self, rowid: i64, record: &mut Record) -> io::Result<bool> {
+    pub(crate) fn push(&mut self, rowid: i64, record: &Record) -> io::Result<bool> {
         if self.last.is_some_and(|last| rowid <= last) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -313,26 +323,27 @@ impl<'a> TableWriter<'a> {
             ));
         }
         let size = self.load.page_size;
-        let mut cell = std::mem::take(&mut self.cell);
-        cell.clear();
-        table_leaf_cell(&mut cell, rowid, record.encode(), size)?;
-        if 8 + 2 * (self.cells + 1) + cell.len() > self.content {
+        let payload = record.len();
+        check_payload(payload, size)?;
+        let header = varint_len(payload as u64) + varint_len(rowid as u64);
+        let cell = header + payload;
+        if 8 + 2 * (self.cells + 1) + cell > self.content {
             // This leaf and a new one: does the segment's tree still fit?
             if tree_pages(self.leaves.len() + 2, size) > self.load.pages - 1 {
-                self.cell = cell;
                 return Ok(false);
             }
             self.flush_leaf()?;
         }
-        let start = self.content - cell.len();
-        self.leaf[start..self.content].copy_from_slice(&cell);
+        let start = self.content - cell;
+        let at = start + write_varint(&mut self.leaf[start..], payload as u64);
+        let at = at + write_varint(&mut self.leaf[at..], rowid as u64);
+        record.write(&mut self.leaf[at..self.content]);
         let ptr = 8 + 2 * self.cells;
         self.leaf[ptr..ptr + 2].copy_from_slice(&(start as u16).to_be_bytes());
         self.content = start;
         self.cells += 1;
         self.last = Some(rowid);
         self.rows += 1;
-        self.cell = cell;
         Ok(true)
     }
 
@@ -510,17 +521,23 @@ fn content_field(content: usize, size: usize) -> u16 {
     }
 }
 
-/// A table leaf cell: payload size, rowid, payload, which must fit in the
-/// page (no overflow pages).
-fn table_leaf_cell(cell: &mut Vec<u8>, rowid: i64, payload: &[u8], page_size: usize) -> io::Result<()> {
+/// Whether a table leaf's payload of `len` bytes fits on its page (there are
+/// no overflow pages here).
+fn check_payload(len: usize, page_size: usize) -> io::Result<()> {
     // SQLite keeps at most usable size - 35 bytes of a table leaf's payload
     // on the page itself.
-    if payload.len() > page_size - 35 {
+    if len > page_size - 35 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("a record of {} bytes does not fit in a {page_size}-byte page", payload.len()),
+            format!("a record of {len} bytes does not fit in a {page_size}-byte page"),
         ));
     }
+    Ok(())
+}
+
+/// A table leaf cell: payload size, rowid, payload.
+fn table_leaf_cell(cell: &mut Vec<u8>, rowid: i64, payload: &[u8], page_size: usize) -> io::Result<()> {
+    check_payload(payload.len(), page_size)?;
     put_varint(cell, payload.len() as u64);
     put_varint(cell, rowid as u64);
     cell.extend_from_slice(payload);
@@ -529,30 +546,40 @@ fn table_leaf_cell(cell: &mut Vec<u8>, rowid: i64, payload: &[u8], page_size: us
 
 /// SQLite's variable-length integer: 7 bits a byte, big-endian, high bit
 /// set on every byte but the last; a ninth byte, if needed, has 8 bits.
-fn put_varint(out: &mut Vec<u8>, v: u64) {
+/// Written at the start of `out`; returns its length.
+fn write_varint(out: &mut [u8], v: u64) -> usize {
+    if v < 0x80 {
+        out[0] = v as u8;
+        return 1;
+    }
+    if v < 0x4000 {
+        out[0] = (v >> 7) as u8 | 0x80;
+        out[1] = (v & 0x7f) as u8;
+        return 2;
+    }
     if v >> 56 != 0 {
-        let mut buf = [0u8; 9];
-        buf[8] = v as u8;
+        out[8] = v as u8;
         let mut rest = v >> 8;
-        for b in buf[..8].iter_mut().rev() {
+        for b in out[..8].iter_mut().rev() {
             *b = (rest & 0x7f) as u8 | 0x80;
             rest >>= 7;
         }
-        out.extend_from_slice(&buf);
-        return;
+        return 9;
     }
-    let mut buf = [0u8; 8];
-    let mut n = 0;
+    let n = varint_len(v);
     let mut rest = v;
-    loop {
-        buf[n] = (rest & 0x7f) as u8 | if n == 0 { 0 } else { 0x80 };
-        n += 1;
+    for (i, b) in out[..n].iter_mut().rev().enumerate() {
+        *b = (rest & 0x7f) as u8 | if i == 0 { 0 } else { 0x80 };
         rest >>= 7;
-        if rest == 0 {
-            break;
-        }
     }
-    out.extend(buf[..n].iter().rev());
+    n
+}
+
+/// [`write_varint`] at the end of `out`.
+fn put_varint(out: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; 9];
+    let n = write_varint(&mut buf, v);
+    out.extend_from_slice(&buf[..n]);
 }
 
 fn varint_len(v: u64) -> usize {
@@ -657,9 +684,9 @@ mod tests {
         for i in 0..rows {
             let (id, name, n, kind) = values(i);
             record(&mut rec, &name, n, kind);
-            if !w.push(id, &mut rec).unwrap() {
+            if !w.push(id, &rec).unwrap() {
                 copy_segment(&mut w, i);
-                assert!(w.push(id, &mut rec).unwrap(), "a row fits in an empty segment");
+                assert!(w.push(id, &rec).unwrap(), "a row fits in an empty segment");
             }
         }
         copy_segment(&mut w, rows);
@@ -733,10 +760,10 @@ mod tests {
         for i in 0..20_000i64 {
             record(&mut rec, "", 0, "a");
             let id = i << 40;
-            if !w.push(id, &mut rec).unwrap() {
+            if !w.push(id, &rec).unwrap() {
                 assert!(w.finish().unwrap() > 0);
                 full += 1;
-                assert!(w.push(id, &mut rec).unwrap());
+                assert!(w.push(id, &rec).unwrap());
             }
         }
         assert!(full > 10, "{full}");
@@ -754,15 +781,15 @@ mod tests {
         let mut rec = Record::default();
         rec.null();
         rec.text("a");
-        assert!(w.push(5, &mut rec).unwrap());
-        assert!(w.push(5, &mut rec).is_err());
-        assert!(w.push(4, &mut rec).is_err());
+        assert!(w.push(5, &rec).unwrap());
+        assert!(w.push(5, &rec).is_err());
+        assert!(w.push(4, &rec).is_err());
         // Across segments too.
         w.finish().unwrap();
-        assert!(w.push(5, &mut rec).is_err());
+        assert!(w.push(5, &rec).is_err());
         rec.clear();
         rec.text(&"y".repeat(600));
-        let e = w.push(6, &mut rec).unwrap_err();
+        let e = w.push(6, &rec).unwrap_err();
         assert!(e.to_string().contains("does not fit"), "{e}");
         // An existing file is never overwritten.
         let taken = dir.path().join("taken.db");
@@ -785,10 +812,40 @@ mod tests {
             assert_eq!(out, want, "{v:#x}");
             assert_eq!(varint_len(v), want.len());
         }
-        for v in [u64::MAX, 1 << 56, (1 << 56) - 1, 460_001_234_567_890] {
+        // Every width, read back as SQLite reads a varint.
+        let read = |b: &[u8]| -> u64 {
+            let mut v = 0u64;
+            for (i, &byte) in b.iter().enumerate() {
+                if i == 8 {
+                    return (v << 8) | u64::from(byte);
+                }
+                v = (v << 7) | u64::from(byte & 0x7f);
+                if byte & 0x80 == 0 {
+                    break;
+                }
+            }
+            v
+        };
+        let widths = (0..64).flat_map(|bit| {
+            let p = 1u64 << bit;
+            [p - 1, p, p + 1]
+        });
+        for v in widths.chain([u64::MAX, 460_001_234_567_890]) {
             let mut out = Vec::new();
             put_varint(&mut out, v);
-            assert_eq!(out.len(), varint_len(v));
+            assert_eq!(out.len(), varint_len(v), "{v:#x}");
+            assert_eq!(read(&out), v, "{v:#x}: {out:02x?}");
+        }
+        // A record's header counts its own length, one byte or two.
+        for columns in [0, 1, 126, 127, 128, 300] {
+            let mut rec = Record::default();
+            for _ in 0..columns {
+                rec.null();
+            }
+            let bytes = rec.encode();
+            let header = read(&bytes) as usize;
+            assert_eq!(header, bytes.len(), "{columns} columns");
+            assert_eq!(header - varint_len(header as u64), columns);
         }
         // Every serial type of an integer is read back by SQLite in the
         // round trips above (`values`: 0, 1, and 1 to 8 bytes).
