@@ -12,7 +12,7 @@ use std::path::Path;
 use rusqlite::params;
 
 use super::validate;
-use super::{check, ImportError, ImportKind, ImportOptions, ImportOutcome, Reasons, Rows, Show, Sink};
+use super::{check, Fields, ImportError, ImportKind, ImportOptions, ImportOutcome, Reasons, Rows, Show, Sink};
 use crate::store::Store;
 
 /// The CDR file's columns, as its header names them.
@@ -65,6 +65,7 @@ impl Sink for CdrSink {
     }
 
     fn validate(&mut self, rec: &csv::ByteRecord, cols: &[usize], out: &mut Rows, r: &mut Reasons) -> bool {
+        let rec = &Fields::new(rec);
         let CdrSink { tz_offset_s, msisdn, called } = self;
         let imsi = check(rec, cols, 0, "imsi", Show::Value, r, validate::imsi);
         let imei = check(rec, cols, 1, "imei", Show::Value, r, validate::imei);

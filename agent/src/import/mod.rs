@@ -1660,10 +1660,50 @@ pub(crate) enum Show {
     Hidden,
 }
 
+/// A record's fields, its bytes checked as UTF-8 once for all of them
+/// rather than field by field (a tenth of the validating thread's time).
+#[derive(Debug)]
+pub(crate) struct Fields<'a> {
+    rec: &'a csv::ByteRecord,
+    /// The record's bytes, when they are UTF-8 and every field starts and
+    /// ends between characters (each field is UTF-8 then).
+    text: Option<&'a str>,
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(rec: &'a csv::ByteRecord) -> Fields<'a> {
+        let text = std::str::from_utf8(rec.as_slice()).ok().filter(|t| {
+            (0..rec.len())
+                .all(|i| rec.range(i).is_some_and(|r| t.is_char_boundary(r.start) && t.is_char_boundary(r.end)))
+        });
+        Fields { rec, text }
+    }
+
+    /// Field `c`'s bytes as written (empty if the record is shorter).
+    fn raw(&self, c: usize) -> &'a [u8] {
+        self.rec.get(c).unwrap_or(&[])
+    }
+
+    /// Field `c` as trimmed, non-empty UTF-8 ([`validate::utf8`]).
+    fn utf8(&self, c: usize) -> Result<&'a str, validate::Invalid> {
+        match (self.text, self.rec.range(c)) {
+            (Some(text), Some(range)) => {
+                let s = text.get(range).unwrap_or_default().trim_matches([' ', '\t']);
+                if s.is_empty() {
+                    Err(validate::Invalid::new("empty"))
+                } else {
+                    Ok(s)
+                }
+            }
+            _ => validate::utf8(self.raw(c)),
+        }
+    }
+}
+
 /// Field `i` of `rec` (for `column`) as trimmed, non-empty UTF-8, passed
 /// through `rule`; on failure records why in `reasons` and returns `None`.
 pub(crate) fn check<'a, T>(
-    rec: &'a csv::ByteRecord,
+    rec: &Fields<'a>,
     cols: &[usize],
     i: usize,
     column: &str,
@@ -1671,8 +1711,8 @@ pub(crate) fn check<'a, T>(
     reasons: &mut Reasons,
     rule: impl FnOnce(&'a str) -> Result<T, validate::Invalid>,
 ) -> Option<T> {
-    let raw = cols.get(i).and_then(|&c| rec.get(c)).unwrap_or(&[]);
-    let s = match validate::utf8(raw) {
+    let c = cols.get(i).copied().unwrap_or(usize::MAX);
+    let s = match rec.utf8(c) {
         Ok(s) => s,
         Err(why) => {
             reasons.field_hidden(column, &why);
@@ -1683,7 +1723,7 @@ pub(crate) fn check<'a, T>(
         Ok(v) => Some(v),
         Err(why) => {
             match show {
-                Show::Value => reasons.field(column, raw, &why),
+                Show::Value => reasons.field(column, rec.raw(c), &why),
                 Show::Masked => reasons.field_shown(column, &validate::mask_owner_id(s), &why),
                 Show::Hidden => reasons.field_hidden(column, &why),
             }
@@ -1737,6 +1777,41 @@ mod tests {
         let mut tap = Tap::new(&data[..]);
         std::io::copy(&mut tap, &mut std::io::sink()).unwrap();
         assert_eq!(tap.hash.finalize().as_slice(), Sha256::digest(data).as_slice());
+    }
+
+    #[test]
+    fn fields_read_as_each_field_alone_would() {
+        // Pieces of fields: ASCII, blanks, whole and cut characters (the
+        // bytes of "张" are e5 bc a0), a byte that is never UTF-8.
+        let pieces: [&[u8]; 8] = [b"", b"a", b" ", b"\t", "张".as_bytes(), b"\xe5", b"\xbc\xa0", b"\xff"];
+        let mut fields = Vec::new();
+        for a in pieces {
+            for b in pieces {
+                fields.push([a, b].concat());
+            }
+        }
+        let mut rec = csv::ByteRecord::new();
+        for (i, x) in fields.iter().enumerate() {
+            for y in fields.iter().skip(i % 7).step_by(5) {
+                rec.clear();
+                rec.push_field(x);
+                rec.push_field(y);
+                rec.push_field(b" z ");
+                let f = Fields::new(&rec);
+                for c in 0..4 {
+                    let alone = validate::utf8(rec.get(c).unwrap_or(&[]));
+                    assert_eq!(f.utf8(c), alone, "field {c} of {rec:?}");
+                    assert_eq!(f.raw(c), rec.get(c).unwrap_or(&[]));
+                }
+            }
+        }
+        // A character cut across two fields is valid only as a whole.
+        rec.clear();
+        rec.push_field(b"a\xe5");
+        rec.push_field(b"\xbc\xa0b");
+        assert!(std::str::from_utf8(rec.as_slice()).is_ok());
+        let f = Fields::new(&rec);
+        assert!(f.utf8(0).is_err() && f.utf8(1).is_err());
     }
 
     #[test]

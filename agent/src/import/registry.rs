@@ -16,7 +16,7 @@ use std::path::Path;
 use rusqlite::params;
 
 use super::validate::{self, OwnerIdKind};
-use super::{check, ImportError, ImportKind, ImportOptions, ImportOutcome, Reasons, Rows, Show, Sink};
+use super::{check, Fields, ImportError, ImportKind, ImportOptions, ImportOutcome, Reasons, Rows, Show, Sink};
 use crate::store::Store;
 
 /// The registry file's columns, as its header names them.
@@ -129,6 +129,7 @@ impl Sink for RegistrySink {
     }
 
     fn validate(&mut self, rec: &csv::ByteRecord, cols: &[usize], out: &mut Rows, r: &mut Reasons) -> bool {
+        let rec = &Fields::new(rec);
         let RegistrySink { tz_offset_s, msisdn, owner_id } = self;
         let imsi = check(rec, cols, 0, "imsi", Show::Value, r, validate::imsi);
         let msisdn = check(rec, cols, 1, "msisdn", Show::Value, r, |s| validate::msisdn(s, msisdn));

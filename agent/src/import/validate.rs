@@ -74,7 +74,7 @@ impl OwnerIdKind {
 pub struct Invalid(pub String);
 
 impl Invalid {
-    fn new(reason: impl Into<String>) -> Self {
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
         Invalid(reason.into())
     }
 }
