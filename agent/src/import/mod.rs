@@ -42,14 +42,15 @@
 //!   straight into table pages of a database file of the import's own,
 //!   beside the store, which SQLite then copies into the store a 32 MiB
 //!   segment at a time ([`pages`]; 2.6 s of SQL inserts for 1 M rows
-//!   became 0.6 s of pages and 0.7 s of copying). The indexes are built at the end by sorting. When nothing
-//!   else has the store open, `carrier.db` is switched to a rollback
-//!   journal for the load and back to WAL after it: the new pages are
-//!   written once, in place, instead of into the write-ahead log and then
-//!   again by the checkpoint (half the disk and, after 10 M rows, no 16 s
-//!   fold; see `store::rollback_journal_for_bulk_load`). Other
-//!   connections cannot read the store meanwhile, so with any of them
-//!   open, a server's included, the load keeps WAL.
+//!   became 0.6 s of pages and 0.7 s of copying). The indexes are built
+//!   at the end by sorting. When nothing else has the store open,
+//!   `carrier.db` is switched to a rollback journal for the load and back
+//!   to WAL after it: the new pages are written once, in place, instead
+//!   of into the write-ahead log and then again by the checkpoint (half
+//!   the disk and, after 10 M rows, no 16 s fold; see
+//!   `store::rollback_journal_for_bulk_load`). Other connections cannot
+//!   read the store meanwhile, so with any of them open, a server's
+//!   included, the load keeps WAL.
 //! - **Key order.** Into a table that has rows, a kind whose unique key is
 //!   one column (the registry's IMSI) is written sorted by it
 //!   ([`WriteOrder`]), so that the key's B-tree (the registry's table

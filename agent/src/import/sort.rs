@@ -370,9 +370,10 @@ const DRAIN_STEP: u64 = 8 << 20;
 /// out of the file (`fallocate`, `FALLOC_FL_PUNCH_HOLE`), so the system's
 /// page cache frees those pages at once rather than when the merge ends.
 ///
-/// Why: while the runs are merged, the writer fills as many bytes of new
-/// file (the load file's table pages, see `super::pages`) as the runs
-/// give back. Pages just freed are reused at once; pages the system has
+/// Why: while the runs are merged, the rows go into the store, whose file
+/// grows by about as many bytes as the runs give back (a first load's
+/// table, copied a segment at a time, see `super::pages`). Pages just
+/// freed are reused at once; pages the system has
 /// not had for a while cost much more to take on some virtual machines
 /// (this one gives free memory back to its host, and taking it again costs
 /// about 13 µs a 4 KiB page: writing 1.2 GB into a new file took 4.7-5.2 s,
