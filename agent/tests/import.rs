@@ -169,6 +169,45 @@ fn a_good_registry_file_is_stored_with_its_import_row() {
 }
 
 #[test]
+fn stages_after_reading_are_reported_in_order() {
+    use import::Stage;
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let options = |order| {
+        let seen = Arc::clone(&seen);
+        ImportOptions {
+            order,
+            stage: Some(Box::new(move |s| seen.lock().unwrap().push(s))),
+            ..ImportOptions::default()
+        }
+    };
+    let take = || std::mem::take(&mut *seen.lock().unwrap());
+    let mut store = Store::open_in_memory().unwrap();
+    let first = registry_file((0..2_000).map(reg_row));
+    // A first load: the rows, sorted, then the three indexes.
+    import::registry::import_reader(&mut store, first.as_bytes(), "a.csv", options(WriteOrder::Auto)).unwrap();
+    let indexing = (1..=3).map(|index| Stage::Indexing { index, of: 3 });
+    let want: Vec<Stage> = std::iter::once(Stage::Writing { rows: 2_000 }).chain(indexing).collect();
+    assert_eq!(take(), want);
+    assert_eq!(want[0].to_string(), "writing 2000 rows in key order");
+    assert_eq!(want[3].to_string(), "building index 3 of 3");
+    // Into a table with rows, in key order: the rows only (a small file
+    // keeps its indexes).
+    let second = registry_file((1_000..3_000).map(reg_row));
+    import::registry::import_reader(&mut store, second.as_bytes(), "b.csv", options(WriteOrder::Key)).unwrap();
+    assert_eq!(take(), vec![Stage::Writing { rows: 2_000 }]);
+    // Written as read: nothing after the reading.
+    let third = registry_file((3_000..3_100).map(reg_row));
+    import::registry::import_reader(&mut store, third.as_bytes(), "c.csv", options(WriteOrder::File)).unwrap();
+    assert_eq!(take(), vec![]);
+    // A refused file writes nothing and builds nothing.
+    let mut empty = Store::open_in_memory().unwrap();
+    let bad = registry_file((0..10).map(reg_row).chain(["garbage".to_owned()]));
+    import::registry::import_reader(&mut empty, bad.as_bytes(), "d.csv", options(WriteOrder::Auto)).unwrap_err();
+    assert_eq!(take(), vec![]);
+}
+
+#[test]
 fn re_import_updates_rows_instead_of_duplicating_them() {
     let env = Env::new();
     let f = env.write("reg.csv", registry_file((0..20).map(reg_row)));

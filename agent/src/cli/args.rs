@@ -417,6 +417,9 @@ pub struct ImportArgs {
     #[arg(long)]
     pub json: bool,
     /// No progress bar (there is none anyway when stderr is not a terminal).
+    /// The bar follows the bytes read; a load that sorts the file first then
+    /// shows what it is doing (writing the rows, building index 1 of 3, …),
+    /// also logged at level info.
     #[arg(long)]
     pub no_progress: bool,
     /// UTC offset of times written without one: +08:00 (China Standard Time,

@@ -60,11 +60,24 @@ pub(super) fn run(kind: ImportKind, args: &ImportArgs) -> anyhow::Result<u8> {
         bar
     };
     let tick = bar.clone();
+    // Once the file is read, a load that sorts it first still writes the
+    // rows and builds the indexes: a spinner says which, and for how long.
+    let staged = bar.clone();
+    let on_stage = move |stage: import::Stage| {
+        staged.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        staged.set_message(format!("{kind} import: {stage}"));
+        staged.enable_steady_tick(std::time::Duration::from_millis(200));
+        staged.suspend(|| tracing::info!(%stage, "import"));
+    };
     let options = ImportOptions {
         tz_offset_s,
         actor: "cli".into(),
         cache_mib: args.cache_mib,
         progress: Some(Box::new(move |bytes| tick.set_position(bytes))),
+        stage: Some(Box::new(on_stage)),
         ..ImportOptions::default()
     };
     let result = match kind {
