@@ -115,7 +115,7 @@ impl LoadFile {
         if !page_size.is_power_of_two() || !(512..=PAGE_SIZE).contains(&page_size) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("page size {page_size}")));
         }
-        // Room for the schema, the root and two leaves; below the lock-byte page.
+        // Room for the schema, the root and three leaves; below the lock-byte page.
         if pages < 5 || u64::from(pages) * page_size as u64 > PENDING_BYTE {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{pages} pages of {page_size} bytes")));
         }
